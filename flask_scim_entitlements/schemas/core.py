@@ -67,7 +67,7 @@ class UserGroupSchema(ScimSchema):
     """``groups`` on a User: read-only, computed from Group memberships (RFC 7643 §4.1.2)."""
 
     value = attr(fields.String, mutability=RO, description="The identifier of the User's group.")
-    ref = attr(Reference, data_key="$ref", case_exact=True, mutability=RO, reference_types=("Group",))
+    ref = attr(Reference, data_key="$ref", attribute="$ref", case_exact=True, mutability=RO, reference_types=("Group",))
     display = attr(fields.String, mutability=RO)
     type = attr(fields.String, mutability=RO, canonical_values=("direct", "indirect"))
 
@@ -128,7 +128,7 @@ class UserSchema(ScimSchema):
 
 class ManagerSchema(ScimSchema):
     value = attr(fields.String, case_exact=True, description="The id of the manager's User.")
-    ref = attr(Reference, data_key="$ref", case_exact=True, reference_types=("User",))
+    ref = attr(Reference, data_key="$ref", attribute="$ref", case_exact=True, reference_types=("User",))
     displayName = attr(fields.String, mutability=RO)
 
 
@@ -143,7 +143,7 @@ class EnterpriseUserSchema(ScimSchema):
 
 class MemberSchema(ScimSchema):
     value = attr(fields.String, case_exact=True, mutability=IMM, description="The id of the member.")
-    ref = attr(Reference, data_key="$ref", case_exact=True, mutability=IMM, reference_types=("User", "Group"))
+    ref = attr(Reference, data_key="$ref", attribute="$ref", case_exact=True, mutability=IMM, reference_types=("User", "Group"))
     display = attr(fields.String, mutability=RO)
     type = attr(fields.String, mutability=IMM, canonical_values=("User", "Group"))
 

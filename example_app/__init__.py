@@ -1,0 +1,62 @@
+"""The example Todo app: a small multi-tenant SaaS whose users, roles and traits
+are provisioned by an identity provider through Flask-SCIM-Entitlements.
+
+Run it (see README.md)::
+
+    flask --app example_app db upgrade
+    flask --app example_app seed
+    flask --app example_app scim create-token --tenant gridco.example
+    flask --app example_app run
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_migrate import Migrate
+
+from .models import db
+from .scim import scim
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+migrate = Migrate()
+
+
+@migrate.configure
+def _with_scim_branch(config: Any) -> Any:
+    """Add the extension's own Alembic branch (its token table) to the app's migrations."""
+    import flask_scim_entitlements.migrations as scim_migrations
+
+    ours = str(MIGRATIONS / "versions")
+    config.set_main_option("version_locations", f"{ours} {scim_migrations.VERSIONS}")
+    return config
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    default_db = "sqlite:///" + str(Path(app.instance_path) / "todo.sqlite3")
+    database_url = os.environ.get("DATABASE_URL", default_db)
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    app.config.update(
+        SECRET_KEY=os.environ.get("SECRET_KEY", "dev-only-change-me"),
+        SQLALCHEMY_DATABASE_URI=database_url,
+    )
+    if config:
+        app.config.update(config)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    scim.init_app(app)
+
+    from . import commands, web
+
+    commands.register(app)
+    web.register(app)
+    return app

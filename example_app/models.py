@@ -1,0 +1,130 @@
+"""The Todo app's own models.  The SCIM extension maps onto these; it owns none of them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+group_members = sa.Table(
+    "group_members",
+    db.metadata,
+    sa.Column("group_id", sa.ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+user_roles = sa.Table(
+    "user_roles",
+    db.metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role_id", sa.ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+user_characteristics = sa.Table(
+    "user_characteristics",
+    db.metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("characteristic_id", sa.ForeignKey("characteristics.id", ondelete="CASCADE"), primary_key=True,
+              index=True),
+)
+
+
+class Org(db.Model):
+    """A customer organisation: the tenant."""
+
+    __tablename__ = "orgs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(255), default="")
+
+
+class Role(db.Model):
+    """An app role (Todo-er, Todo Auditor, Manager): what a user may do."""
+
+    __tablename__ = "roles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(sa.String(1000))
+    #: The permission this role grants in the app (see example_app.permissions).
+    code: Mapped[str] = mapped_column(sa.String(50), unique=True)
+
+
+class Characteristic(db.Model):
+    """The workshop's custom entitlement type: a trait such as ``is_tall``."""
+
+    __tablename__ = "characteristics"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(sa.String(1000))
+    category: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    __table_args__ = (sa.UniqueConstraint("org_id", "user_name", name="uq_users_org_user_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    user_name: Mapped[str] = mapped_column(sa.String(255))
+    email: Mapped[str | None] = mapped_column(sa.String(255))
+    first_name: Mapped[str | None] = mapped_column(sa.String(255))
+    last_name: Mapped[str | None] = mapped_column(sa.String(255))
+    display_name: Mapped[str | None] = mapped_column(sa.String(255))
+    external_id: Mapped[str | None] = mapped_column(sa.String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    org: Mapped[Org] = relationship()
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles)
+    characteristics: Mapped[list[Characteristic]] = relationship(secondary=user_characteristics)
+
+    def set_password(self, password: str | None) -> None:
+        self.password_hash = generate_password_hash(password) if password else None
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash or "", password)
+
+    @property
+    def full_name(self) -> str:
+        return self.display_name or " ".join(p for p in (self.first_name, self.last_name) if p) or self.user_name
+
+
+class Group(db.Model):
+    __tablename__ = "groups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    external_id: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[User]] = relationship(secondary=group_members)
+
+
+class Todo(db.Model):
+    __tablename__ = "todos"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(500))
+    completed: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner: Mapped[User] = relationship()

@@ -1,0 +1,80 @@
+"""Every ``SCIM_*`` configuration key, once, with its default.
+
+``init_app`` sets these defaults on the app's config, reads them once into a
+:class:`ScimConfig`, and rejects a ``SCIM_*`` key it does not know: a
+misspelled key is an error, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+DEFAULTS: dict[str, Any] = {
+    #: Where the blueprint is mounted.  Okta rejects base URLs containing "_".
+    "SCIM_URL_PREFIX": "/scim/v2",
+    #: Page size when a list request gives no ``count`` (Okta pages by 100).
+    "SCIM_DEFAULT_PAGE_SIZE": 100,
+    #: Largest page served; a larger ``count`` is clamped (RFC 7644 §3.4.2.4). Published as filter.maxResults.
+    "SCIM_MAX_PAGE_SIZE": 1000,
+    #: Largest request body accepted, in bytes; larger is a 413.
+    "SCIM_MAX_BODY_BYTES": 16 * 1024 * 1024,
+    #: Longest filter accepted, in characters.
+    "SCIM_MAX_FILTER_LENGTH": 4096,
+    #: Deepest nesting of parentheses, not and value filters accepted in a filter.
+    "SCIM_MAX_FILTER_DEPTH": 32,
+    #: Most operations accepted in one PATCH request.
+    "SCIM_MAX_PATCH_OPERATIONS": 1000,
+    #: Accept HTTP Basic (the password is checked as a token; the user name is ignored).
+    "SCIM_BASIC_AUTH": False,
+    #: Check bearer tokens against the package's own ``scim_token`` table.
+    "SCIM_TOKEN_TABLE": True,
+    #: Key of the HMAC that hashes stored tokens; defaults to SECRET_KEY.  Changing it invalidates every token.
+    "SCIM_TOKEN_HASH_KEY": None,
+    #: What a successful PATCH answers: "resource" (200 with the resource) or "no-content" (204).
+    "SCIM_PATCH_RESPONSE": "resource",
+    #: documentationUri published in /ServiceProviderConfig.
+    "SCIM_DOCUMENTATION_URI": None,
+}
+
+
+@dataclass(frozen=True)
+class ScimConfig:
+    url_prefix: str
+    default_page_size: int
+    max_page_size: int
+    max_body_bytes: int
+    max_filter_length: int
+    max_filter_depth: int
+    max_patch_operations: int
+    basic_auth: bool
+    token_table: bool
+    token_hash_key: bytes
+    patch_response: str
+    documentation_uri: str | None
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any]) -> ScimConfig:
+        unknown = sorted(k for k in config if k.startswith("SCIM_") and k not in DEFAULTS)
+        if unknown:
+            raise RuntimeError(f"unknown configuration key(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
+        prefix = "/" + str(config["SCIM_URL_PREFIX"]).strip("/")
+        if "_" in prefix:
+            raise RuntimeError("SCIM_URL_PREFIX must not contain '_': Okta rejects such base URLs")
+        if config["SCIM_PATCH_RESPONSE"] not in ("resource", "no-content"):
+            raise RuntimeError("SCIM_PATCH_RESPONSE must be 'resource' or 'no-content'")
+        key = config["SCIM_TOKEN_HASH_KEY"] or config.get("SECRET_KEY") or ""
+        return cls(
+            url_prefix=prefix,
+            default_page_size=int(config["SCIM_DEFAULT_PAGE_SIZE"]),
+            max_page_size=int(config["SCIM_MAX_PAGE_SIZE"]),
+            max_body_bytes=int(config["SCIM_MAX_BODY_BYTES"]),
+            max_filter_length=int(config["SCIM_MAX_FILTER_LENGTH"]),
+            max_filter_depth=int(config["SCIM_MAX_FILTER_DEPTH"]),
+            max_patch_operations=int(config["SCIM_MAX_PATCH_OPERATIONS"]),
+            basic_auth=bool(config["SCIM_BASIC_AUTH"]),
+            token_table=bool(config["SCIM_TOKEN_TABLE"]),
+            token_hash_key=key.encode() if isinstance(key, str) else bytes(key),
+            patch_response=config["SCIM_PATCH_RESPONSE"],
+            documentation_uri=config["SCIM_DOCUMENTATION_URI"],
+        )

@@ -1,0 +1,352 @@
+"""Compile a filter AST into a SQLAlchemy expression against a resource type's mapping.
+
+The semantics are those of :mod:`.evaluate` (the in-memory oracle the tests
+compare against), made NULL-safe: every comparison is guarded so that it is
+TRUE or FALSE, never NULL, which lets ``not`` and ``ne`` (= ``not eq``) keep
+their meaning over absent values.
+
+- Single-valued attributes compile to conditions on the resource's row.
+- Multi-valued attributes compile to ``EXISTS`` subqueries: over the child
+  table of a :class:`~..mapping.MultiValued`, or over the association table of
+  a many-to-many link (``members``, ``groups``, ``roles``, ``entitlements``).
+- Values are always bound parameters; ``LIKE`` wildcards in them are escaped.
+- An attribute the mapping does not know (or cannot query) is a 400
+  ``invalidFilter``; no clause is ever dropped, so a result is never widened.
+
+Case rules come from the attribute definitions (``caseExact``): case-insensitive
+comparisons lower both sides.  SQLite's ``LIKE`` ignores ASCII case, so
+case-exact substring operators use ``instr``/``substr`` there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ..errors import InvalidFilterError
+from ..mapping import Association, Attr, MultiValued
+from ..schemas import definitions as d
+from . import ast
+
+if TYPE_CHECKING:
+    from ..resource_types import Registry, ResourceType
+
+_TRUE = sa.true()
+_FALSE = sa.false()
+
+
+@dataclass(frozen=True)
+class _Const:
+    """A sub-attribute whose value is the same for every element (``members.type`` is "User")."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where the elements of a multi-valued attribute live, for ``EXISTS``."""
+
+    select_from: Any
+    correlate: Any  # condition tying an element row to the outer resource row
+    columns: dict[str, Any]  # sub-attribute name -> SQL expression or _Const
+    value_is_id: Any = None  # the ResourceMapping whose ids the ``value`` sub-attribute holds
+
+
+def parse_datetime(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidFilterError(f"{text!r} is not an ISO 8601 date-time") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class FilterCompiler:
+    def __init__(self, registry: Registry, rt: ResourceType, dialect: str) -> None:
+        self.registry = registry
+        self.rt = rt
+        self.mapping = rt.mapping
+        self.dialect = dialect
+
+    # -- entry point --------------------------------------------------------
+    def compile(self, f: ast.Filter) -> sa.ColumnElement[bool]:
+        return self._compile(f, None)
+
+    def _compile(self, f: ast.Filter, element: tuple[d.Attribute, _Source] | None) -> sa.ColumnElement[bool]:
+        if isinstance(f, ast.And):
+            return sa.and_(self._compile(f.left, element), self._compile(f.right, element))
+        if isinstance(f, ast.Or):
+            return sa.or_(self._compile(f.left, element), self._compile(f.right, element))
+        if isinstance(f, ast.Not):
+            return sa.not_(self._compile(f.expr, element))
+        if isinstance(f, ast.ValuePath):
+            if element is not None:
+                raise InvalidFilterError("value filters cannot be nested")
+            resolved = self._resolve(f.path)
+            attribute = resolved.attribute
+            if not attribute.is_complex:
+                raise InvalidFilterError(f"{f.path} is not a complex attribute: it takes no [filter]")
+            return self._exists(resolved, lambda source: self._compile(f.filter, (attribute, source)))
+        if isinstance(f, ast.Present):
+            return self._leaf(f.path, element, lambda expr, attr: self._present(expr, attr))
+        if isinstance(f, ast.Compare):
+            if f.value is None:
+                if f.op == "eq":
+                    return sa.not_(self._compile(ast.Present(f.path), element))
+                if f.op == "ne":
+                    return self._compile(ast.Present(f.path), element)
+                raise InvalidFilterError(f"{f.path} {f.op} null: only eq and ne compare with null")
+            if f.op == "ne":
+                return sa.not_(self._compile(ast.Compare(f.path, "eq", f.value), element))
+            return self._leaf(f.path, element, lambda expr, attr: self._compare(expr, attr, f.op, f.value, f.path))
+        raise InvalidFilterError(f"unsupported filter node {type(f).__name__}")
+
+    # -- attribute resolution ----------------------------------------------
+    def _resolve(self, path: ast.AttrPath) -> d.ResolvedPath:
+        resolved = self.rt.schema.resolve(path.urn, path.attr, path.sub_attr)
+        if resolved is None and path.attr.lower() == "schemas" and path.sub_attr is None and path.urn is None:
+            return d.ResolvedPath(self.rt.schema.core.id, d.Attribute("schemas", multi_valued=True))
+        if resolved is None:
+            raise InvalidFilterError(f"unknown attribute {path} for resource type {self.rt.name}")
+        if resolved.target.returned == d.NEVER or resolved.target.mutability == d.WRITE_ONLY:
+            raise InvalidFilterError(f"{path} cannot be filtered on")
+        return resolved
+
+    def _leaf(self, path: ast.AttrPath, element: tuple[d.Attribute, _Source] | None,
+              build: Callable[[Any, d.Attribute], sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
+        if element is not None:
+            # Inside a value filter: the path names a sub-attribute of the element.
+            attribute, source = element
+            if path.urn is not None or path.sub_attr is not None:
+                raise InvalidFilterError(f"{path}: inside [...] name a sub-attribute of {attribute.name}")
+            sub = attribute.sub(path.attr)
+            if sub is None:
+                raise InvalidFilterError(f"{attribute.name} has no sub-attribute {path.attr!r}")
+            return self._on_element(source, sub, build)
+        resolved = self._resolve(path)
+        attribute = resolved.attribute
+        if attribute.name == "schemas" and resolved.schema == self.rt.schema.core.id and not attribute.sub_attributes:
+            return build(_Const(list(self.rt.schema.urns)), attribute)
+        if attribute.multi_valued or (attribute.is_complex and resolved.sub_attribute is None):
+            sub = resolved.sub_attribute
+            if sub is None:
+                if not attribute.is_complex:
+                    raise InvalidFilterError(f"{path} cannot be filtered on")
+                sub = attribute.sub("value")
+                if sub is None:
+                    raise InvalidFilterError(f"{path} is complex: name a sub-attribute")
+            if not attribute.multi_valued:
+                return self._on_row(d.ResolvedPath(resolved.schema, attribute, sub, resolved.is_extension), build)
+            chosen = sub
+            return self._exists(resolved, lambda source: self._on_element(source, chosen, build))
+        return self._on_row(resolved, build)
+
+    def _on_row(self, resolved: d.ResolvedPath, build: Callable[[Any, d.Attribute], Any]) -> Any:
+        name = resolved.attribute.name
+        target_attr = resolved.target
+        if not resolved.is_extension and resolved.sub_attribute is None:
+            if name == "id":
+                return build(("id", self.mapping.id), target_attr)
+            if name == "meta":
+                raise InvalidFilterError("meta is complex: name a sub-attribute")
+        if not resolved.is_extension and name == "meta":
+            sub = resolved.sub_attribute.name  # type: ignore[union-attr]
+            column = {"created": self.mapping.created, "lastModified": self.mapping.last_modified}.get(sub)
+            if sub == "resourceType":
+                return build(_Const(self.rt.name), target_attr)
+            if column is None:
+                raise InvalidFilterError(f"meta.{sub} cannot be filtered on here")
+            return build(column, target_attr)
+        if self.rt.is_entitlement and name == "type" and not resolved.is_extension:
+            return build(_Const(self.rt.name), target_attr)
+        target = self.mapping.target(resolved)
+        if isinstance(target, Attr):
+            target = target.column
+        if target is None or isinstance(target, MultiValued):
+            raise InvalidFilterError(f"{resolved.attribute.name} cannot be filtered on")
+        return build(target, target_attr)
+
+    def _on_element(self, source: _Source, sub: d.Attribute, build: Callable[[Any, d.Attribute], Any]) -> Any:
+        column = source.columns.get(sub.name)
+        if column is None:
+            raise InvalidFilterError(f"sub-attribute {sub.name!r} cannot be filtered on")
+        if sub.name == "value" and source.value_is_id is not None and not isinstance(column, _Const):
+            return build(("id", column, source.value_is_id), sub)
+        return build(column, sub)
+
+    # -- multi-valued sources ----------------------------------------------
+    def _sources(self, resolved: d.ResolvedPath) -> list[_Source]:
+        attribute = resolved.attribute
+        owner_id = self.mapping.id
+        name = attribute.name
+        registry = self.registry
+        if not resolved.is_extension and self.rt.kind == "group" and name == "members" and registry.members:
+            users = registry.user.mapping
+            return [self._assoc_source(registry.members, owner_id, users, _display_column(users),
+                                       {"type": _Const("User")})]
+        if not resolved.is_extension and self.rt.kind == "user":
+            if name == "groups" and registry.members and registry.groups is not None:
+                groups = registry.groups
+                members = registry.members
+                reverse = Association(members.table, members.target_key, members.owner_key,
+                                      members.target_id, members.owner_id)
+                display = groups.target(groups.schema.resolve(None, "displayName"))  # type: ignore[arg-type]
+                return [self._assoc_source(reverse, owner_id, groups, display, {"type": _Const("direct")})]
+            if name == "roles" and registry.roles is not None and "Role" in registry.grants:
+                roles = registry.roles
+                return [self._assoc_source(registry.grants[roles.name], owner_id, roles, _display_column(roles),
+                                           {"type": _Const(None), "primary": _Const(None)})]
+            if name == "entitlements":
+                return [
+                    self._assoc_source(registry.grants[rt.name], owner_id, rt.mapping, _display_column(rt.mapping),
+                                       {"type": _Const(rt.name), "primary": _Const(None)})
+                    for rt in registry.entitlement_resource_types()
+                ]
+        target = self.mapping.target(resolved)
+        if isinstance(target, MultiValued):
+            child = target.child_model
+            correlate = sa.and_(*(remote == local for local, remote in target.parent_columns))
+            return [_Source(child, correlate, dict(target.columns))]
+        if target is not None and not isinstance(target, Attr):
+            # A single column standing for a one-element list (e.g. ``"emails": User.email``).
+            return [_Source(None, None, {"value": target, "type": _Const("work"), "primary": _Const(True)})]
+        raise InvalidFilterError(f"{attribute.name} cannot be filtered on")
+
+    def _assoc_source(self, assoc: Association, owner_id: Any, target_mapping: Any, display: Any,
+                      extra: dict[str, Any]) -> _Source:
+        target_model = target_mapping.model
+        select_from = assoc.table.join(target_model, assoc.target_key == assoc.target_id)
+        columns = {"value": target_mapping.id, "display": display, **extra}
+        return _Source(select_from, assoc.owner_key == owner_id, columns, value_is_id=target_mapping)
+
+    def _exists(self, resolved: d.ResolvedPath, build: Callable[[_Source], Any]) -> sa.ColumnElement[bool]:
+        clauses = []
+        for source in self._sources(resolved):
+            condition = build(source)
+            if source.select_from is None:  # a column on the resource's own row
+                clauses.append(condition)
+            else:
+                clauses.append(sa.exists().select_from(source.select_from).where(source.correlate, condition))
+        return sa.or_(*clauses) if clauses else _FALSE
+
+    # -- leaves --------------------------------------------------------------
+    def _present(self, expr: Any, attribute: d.Attribute) -> sa.ColumnElement[bool]:
+        if isinstance(expr, tuple):  # ("id", column[, mapping])
+            return expr[1].is_not(None)
+        if isinstance(expr, _Const):
+            value = expr.value
+            return _TRUE if value not in (None, "", [], {}) else _FALSE
+        if attribute.type in (d.STRING, d.REFERENCE, d.BINARY):
+            return sa.and_(expr.is_not(None), expr != "")
+        return expr.is_not(None)
+
+    def _compare(self, expr: Any, attribute: d.Attribute, op: str, value: Any, path: ast.AttrPath) -> Any:
+        literal = self._coerce(attribute, op, value, path)
+        if isinstance(expr, _Const):
+            return self._compare_const(expr.value, attribute, op, literal)
+        if isinstance(expr, tuple):
+            column, mapping = expr[1], (expr[2] if len(expr) > 2 else self.mapping)
+            if op not in ("eq", "co", "sw", "ew") or not isinstance(literal, str):
+                raise InvalidFilterError(f"{path}: only eq, ne, co, sw, ew and pr apply to ids")
+            if op != "eq":
+                text = sa.cast(column, sa.String)
+                return sa.and_(column.is_not(None), self._string_op(text, op, literal, case_exact=True))
+            parsed = mapping.parse_id(literal)
+            return _FALSE if parsed is None else sa.and_(column.is_not(None), column == parsed)
+        guard = expr.is_not(None)
+        if attribute.type in (d.STRING, d.REFERENCE, d.BINARY):
+            return sa.and_(guard, self._string_op(expr, op, literal, case_exact=attribute.case_exact))
+        if attribute.type == d.BOOLEAN:
+            return sa.and_(guard, expr == literal)
+        comparison = {"eq": expr == literal, "gt": expr > literal, "ge": expr >= literal,
+                      "lt": expr < literal, "le": expr <= literal}
+        return sa.and_(guard, comparison[op])
+
+    def _string_op(self, expr: Any, op: str, literal: str, *, case_exact: bool) -> Any:
+        if not case_exact:
+            expr, literal = sa.func.lower(expr), literal.lower()
+        if self.dialect == "postgresql":
+            expr = expr.collate("C")  # code-point order, as Python compares strings
+        if op == "eq":
+            return expr == literal
+        if op in ("gt", "ge", "lt", "le"):
+            return {"gt": expr > literal, "ge": expr >= literal, "lt": expr < literal, "le": expr <= literal}[op]
+        if self.dialect == "sqlite" and case_exact:
+            # SQLite's LIKE ignores ASCII case: compare exactly with instr/substr instead.
+            n = len(literal)
+            if op == "co":
+                return sa.func.instr(expr, literal) > 0
+            if op == "sw":
+                return sa.func.substr(expr, 1, n) == literal
+            return sa.and_(sa.func.length(expr) >= n, sa.func.substr(expr, -n, n) == literal) if n else _TRUE
+        pattern = {"co": "%{}%", "sw": "{}%", "ew": "%{}"}[op].format(_escape_like(literal))
+        return expr.like(pattern, escape="\\")
+
+    def _compare_const(self, value: Any, attribute: d.Attribute, op: str, literal: Any) -> Any:
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if item in (None, ""):
+                continue
+            if isinstance(item, str) and isinstance(literal, str):
+                a, b = (item, literal) if attribute.case_exact else (item.lower(), literal.lower())
+                hit = {"eq": a == b, "co": b in a, "sw": a.startswith(b), "ew": a.endswith(b),
+                       "gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b}[op]
+            else:
+                hit = op == "eq" and item == literal
+            if hit:
+                return _TRUE
+        return _FALSE
+
+    def _coerce(self, attribute: d.Attribute, op: str, value: Any, path: ast.AttrPath) -> Any:
+        kind = attribute.type
+        if kind == d.COMPLEX:
+            raise InvalidFilterError(f"{path} is complex: compare one of its sub-attributes")
+        if kind == d.BOOLEAN:
+            if op != "eq":
+                raise InvalidFilterError(f"{path} is a boolean: use eq, ne or pr, not {op}")
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"  # Entra sends "True" (interop.md §6 E2)
+            if not isinstance(value, bool):
+                raise InvalidFilterError(f"{path} is a boolean, {value!r} is not")
+            return value
+        if isinstance(value, bool):
+            raise InvalidFilterError(f"{path} is not a boolean")
+        if kind in (d.INTEGER, d.DECIMAL):
+            if op in ("co", "sw", "ew"):
+                raise InvalidFilterError(f"{path} is a number: {op} does not apply")
+            if isinstance(value, str):
+                try:
+                    return float(value) if kind == d.DECIMAL else int(value)
+                except ValueError:
+                    raise InvalidFilterError(f"{path} is a number, {value!r} is not") from None
+            return value
+        if kind == d.DATETIME:
+            if op in ("co", "sw", "ew"):
+                raise InvalidFilterError(f"{path} is a date-time: {op} does not apply")
+            if not isinstance(value, str):
+                raise InvalidFilterError(f"{path} is a date-time, {value!r} is not")
+            return parse_datetime(value)
+        if isinstance(value, (int, float)):
+            return str(value)  # Okta sends numeric ids for string attributes (interop.md §6 O11)
+        return value
+
+
+def _display_column(mapping: Any) -> Any:
+    for name in ("displayName", "userName"):
+        resolved = mapping.schema.resolve(None, name)
+        if resolved is not None:
+            target = mapping.target(resolved)
+            if isinstance(target, Attr):
+                target = target.column
+            if target is not None:
+                return target
+    return _Const(None)

@@ -1,0 +1,94 @@
+"""Render every failure under the SCIM prefix as an RFC 7644 §3.12 Error body.
+
+Identity providers fail on HTML error pages (Okta's SPEC test checks the 401
+and 404 bodies, interop.md §2.1), so: ``ScimError`` subclasses, werkzeug
+``HTTPException`` s, marshmallow ``ValidationError`` s and unexpected exceptions
+all become ``application/scim+json`` bodies with ``status`` as a string.  An
+unexpected exception is logged and answered with a generic 500 that reveals no
+internals; a lost database connection is a 503 the client may retry.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, current_app, request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from .errors import ScimError
+from .schemas.messages import ErrorSchema
+
+SCIM_CONTENT_TYPE = "application/scim+json"
+
+_error_schema = ErrorSchema()
+
+
+def scim_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
+    response = current_app.response_class(
+        json.dumps(payload, ensure_ascii=False, separators=(",", ":")), status=status,
+        content_type=SCIM_CONTENT_TYPE)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def error_response(status: int, detail: str, scim_type: str | None = None,
+                   headers: dict[str, str] | None = None) -> Any:
+    body: dict[str, Any] = {"status": status, "detail": detail or "Error"}
+    if scim_type:
+        body["scimType"] = scim_type
+    response = scim_response(_error_schema.dump(body), status, headers)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="SCIM"'
+    return response
+
+
+def handle_scim_error(error: ScimError) -> Any:
+    return error_response(error.status, error.detail, error.scim_type)
+
+
+def handle_http_exception(error: HTTPException) -> Any:
+    status = error.code or 500
+    detail = error.description or error.name
+    if status == 404:
+        detail = f"No SCIM endpoint at {request.path}"
+    elif status == 405:
+        detail = f"{request.method} is not supported on {request.path}"
+    headers = {}
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods or [])
+    return error_response(status, detail, None, headers)
+
+
+def handle_unexpected(error: Exception) -> Any:
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    if isinstance(error, ScimError):
+        return handle_scim_error(error)
+    if isinstance(error, (OperationalError, DBAPIError)) and getattr(error, "connection_invalidated", False) \
+            or isinstance(error, OperationalError):
+        current_app.logger.warning("SCIM request failed: database unavailable (%s)", type(error).__name__)
+        return error_response(503, "The database is unavailable; retry later", None, {"Retry-After": "5"})
+    current_app.logger.exception("Unexpected error in SCIM request %s %s", request.method, request.path)
+    return error_response(500, "Internal server error")
+
+
+def register_prefix_handlers(app: Flask, prefix: str) -> None:
+    """Routing misses (404/405) never reach a blueprint's handlers: catch them app-wide,
+    but only under the SCIM prefix, and hand anything else to the host's own handler."""
+
+    for code in (404, 405):
+        previous = app.error_handler_spec.get(None, {}).get(code, {}).copy()
+
+        def handler(error: HTTPException, _previous: dict[Any, Any] = previous) -> Any:
+            path = request.path
+            if path == prefix or path.startswith(prefix + "/"):
+                return handle_http_exception(error)
+            for cls in type(error).__mro__:
+                if cls in _previous:
+                    return _previous[cls](error)
+            return error
+
+        app.register_error_handler(code, handler)

@@ -1,0 +1,343 @@
+"""How a host's SQLAlchemy models map onto SCIM resource types.
+
+The package owns no user, group or role tables: the host describes its own
+models with the objects below and hands them to :class:`ScimEntitlements`.
+
+- :class:`UserMapping` and :class:`GroupMapping` map the core resource types;
+- :class:`RoleType` maps ``/Roles`` (Okta's Role schema) and :class:`EntitlementType`
+  any number of entitlement endpoints (``/Licenses``, ``/Characteristics``...);
+- inside ``attributes``, a key is a SCIM attribute path (``"userName"``,
+  ``"name.givenName"``, ``"urn:...:enterprise:2.0:User:employeeNumber"``) and a
+  value is a column (``User.email``), an :class:`Attr` (getter/setter code), or,
+  for multi-valued complex attributes kept in a child table, a :class:`MultiValued`.
+
+Everything is checked when the extension is initialised (:meth:`ResourceMapping.bind`):
+an unknown SCIM attribute or a column of another model fails then, with a
+message naming it, rather than on the first request.
+
+Multi-valued references between resources (group ``members``, a user's
+``roles`` and entitlements) are many-to-many ``relationship()`` s with a
+``secondary`` table; the store reads and writes that association table with
+set-based statements (:class:`Association`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.relationships import RelationshipProperty
+
+from .schemas import definitions as d
+from .schemas.base import definition_of
+from .schemas.core import (
+    ENTERPRISE_USER,
+    GROUP,
+    OKTA_ENTITLEMENT,
+    OKTA_ENTITLEMENT_URN,
+    OKTA_ROLE,
+    OKTA_ROLE_URN,
+    USER,
+)
+
+
+class MappingError(TypeError):
+    """A mapping that cannot work; raised at ``init_app``, naming the culprit."""
+
+
+@dataclass(frozen=True)
+class Attr:
+    """An attribute that needs code.
+
+    ``get(obj)`` returns the SCIM value; ``set(obj, value)`` stores it (``None`` clears).
+    ``column`` (optional) is the SQL expression used to filter and sort on it;
+    without one, filtering on the attribute is a 400 ``invalidFilter``.
+    """
+
+    get: Callable[[Any], Any] | None = None
+    set: Callable[[Any, Any], None] | None = None
+    column: Any = None
+
+
+@dataclass(frozen=True)
+class MultiValued:
+    """A multi-valued complex attribute (``emails``, ``phoneNumbers``) kept in a child table.
+
+    ``relationship`` is the one-to-many relationship (``User.emails``); the keyword
+    arguments map sub-attributes to the child model's columns
+    (``value=Email.address, type=Email.kind, primary=Email.primary``).
+    """
+
+    relationship: Any
+    columns: Mapping[str, Any] = field(default_factory=dict)
+
+    def __init__(self, relationship: Any, **columns: Any) -> None:
+        object.__setattr__(self, "relationship", relationship)
+        object.__setattr__(self, "columns", dict(columns))
+
+    @property
+    def child_model(self) -> type:
+        return self.relationship.property.mapper.class_
+
+    @property
+    def parent_columns(self) -> list[tuple[Any, Any]]:
+        """(parent column, child foreign-key column) pairs."""
+        return list(self.relationship.property.local_remote_pairs)
+
+
+@dataclass(frozen=True)
+class Association:
+    """A many-to-many link through a ``secondary`` table, for set-based reads and writes."""
+
+    table: sa.Table
+    owner_key: sa.Column  # the association column pointing at the owning side (group, user)
+    target_key: sa.Column  # the association column pointing at the target (member, role)
+    owner_id: Any  # the owning model's referenced column
+    target_id: Any  # the target model's referenced column
+
+    @classmethod
+    def of(cls, relationship: Any, what: str) -> Association:
+        prop = getattr(relationship, "property", None)
+        if not isinstance(prop, RelationshipProperty) or prop.secondary is None:
+            raise MappingError(f"{what} must be a many-to-many relationship() with a secondary table, got {relationship!r}")
+        sa.orm.configure_mappers()
+        (owner_id, owner_key), = prop.synchronize_pairs
+        (target_id, target_key), = prop.secondary_synchronize_pairs
+        return cls(prop.secondary, owner_key, target_key, owner_id, target_id)
+
+
+def _is_column(value: Any) -> bool:
+    return isinstance(value, InstrumentedAttribute) or isinstance(value, sa.ColumnElement)
+
+
+def _model_of(column: Any) -> type | None:
+    return getattr(column, "class_", None)
+
+
+@dataclass
+class ResourceMapping:
+    """The mapping of one resource type onto a host model (shared by all resource types)."""
+
+    model: type
+    id: Any = None
+    tenant: Any = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    created: Any = None
+    last_modified: Any = None
+
+    # Filled by bind(): what the registry made of the declaration.
+    schema: d.ResourceSchema = field(init=False, repr=False)
+    targets: dict[tuple[str, str, str | None], Any] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.id is None:
+            primary = sa.inspect(self.model).primary_key
+            if len(primary) != 1:
+                raise MappingError(f"{self.model.__name__}: give id= explicitly (composite primary key)")
+            self.id = getattr(self.model, primary[0].key)
+
+    # -- checks -------------------------------------------------------------
+    def _check_column(self, path: str, column: Any) -> None:
+        owner = _model_of(column)
+        if owner is not None and not issubclass(self.model, owner) and not issubclass(owner, self.model):
+            raise MappingError(
+                f"{type(self).__name__}({self.model.__name__}): attribute {path!r} is mapped to a column of "
+                f"{owner.__name__}, not of {self.model.__name__}"
+            )
+
+    def bind(self, core: d.SchemaDefinition, extensions: Iterable[d.SchemaDefinition],
+             computed: Iterable[str] = ()) -> None:
+        """Check the mapping against the schemas and compute the advertised (pruned) schema."""
+        full = d.ResourceSchema(core, tuple(extensions))
+        for col in (self.id, self.tenant, self.created, self.last_modified):
+            if col is not None:
+                self._check_column("(meta)", col)
+        mapped: dict[tuple[str, str], set[str] | None] = {}
+        self.targets = {}
+        for path, target in self.attributes.items():
+            urn, name, sub = split_path(path)
+            resolved = full.resolve(urn, name, sub)
+            if resolved is None:
+                raise MappingError(
+                    f"{type(self).__name__}({self.model.__name__}): {path!r} is not an attribute of "
+                    f"{', '.join(full.urns)}"
+                )
+            if resolved.attribute.mutability == d.READ_ONLY and resolved.attribute.name in {"id", "meta", "groups"}:
+                raise MappingError(f"{path!r} is computed by the package and cannot be mapped")
+            if _is_column(target):
+                self._check_column(path, target)
+            elif isinstance(target, MultiValued):
+                if not resolved.attribute.multi_valued or sub is not None:
+                    raise MappingError(f"{path!r}: MultiValued() is for multi-valued complex attributes")
+                for sub_name, col in target.columns.items():
+                    if resolved.attribute.sub(sub_name) is None:
+                        raise MappingError(f"{path!r}: {sub_name!r} is not a sub-attribute of {resolved.attribute.name}")
+                    owner = _model_of(col)
+                    if owner is not None and owner is not target.child_model:
+                        raise MappingError(f"{path!r}.{sub_name}: column of {owner.__name__}, expected "
+                                           f"{target.child_model.__name__}")
+            elif not isinstance(target, Attr):
+                raise MappingError(f"{path!r}: map to a column, Attr(...) or MultiValued(...), got {target!r}")
+            key = (resolved.schema, resolved.attribute.name)
+            sub_name = resolved.sub_attribute.name if resolved.sub_attribute is not None else None
+            self.targets[(resolved.schema, resolved.attribute.name, sub_name)] = target
+            if sub is None:
+                mapped[key] = None
+            else:
+                subs = mapped.setdefault(key, set())
+                if subs is not None:
+                    subs.add(resolved.sub_attribute.name)  # type: ignore[union-attr]
+        for name in computed:
+            mapped[(core.id, name)] = None
+        self.schema = _prune(full, mapped)
+
+    # -- lookups used by the store and the filter compiler ------------------
+    def target(self, resolved: d.ResolvedPath) -> Any:
+        """The mapping target (column, Attr, MultiValued) of a resolved path, or ``None``."""
+        sub = resolved.sub_attribute.name if resolved.sub_attribute is not None else None
+        return self.targets.get((resolved.schema, resolved.attribute.name, sub))
+
+    def id_python_type(self) -> type:
+        try:
+            return self.id.type.python_type
+        except (AttributeError, NotImplementedError):
+            return str
+
+    def parse_id(self, text: str) -> Any | None:
+        """The id column value for a SCIM id string, or ``None`` when it cannot be one."""
+        kind = self.id_python_type()
+        if kind is str:
+            return text
+        if kind is int:
+            # Only the canonical form is an id ("012" is not "12"), and only within the column's range.
+            if not text.isdigit() and not (text.startswith("-") and text[1:].isdigit()):
+                return None
+            value = int(text)
+            bits = 16 if isinstance(self.id.type, sa.SmallInteger) else 64 if isinstance(
+                self.id.type, sa.BigInteger) else 32
+            if str(value) != text or not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+                return None
+            return value
+        try:
+            return kind(text)
+        except (TypeError, ValueError):
+            return None
+
+
+def split_path(path: str) -> tuple[str | None, str, str | None]:
+    """``"urn:...:User:manager.value"`` -> (urn, "manager", "value")."""
+    urn = None
+    if path.lower().startswith("urn:"):
+        urn, _, path = path.rpartition(":")
+    name, _, sub = path.partition(".")
+    return urn, name, sub or None
+
+
+def _prune(full: d.ResourceSchema, mapped: dict[tuple[str, str], set[str] | None]) -> d.ResourceSchema:
+    """Keep only what the host maps: unmapped attributes are neither advertised nor returned."""
+
+    def keep(schema: d.SchemaDefinition) -> d.SchemaDefinition:
+        attrs = []
+        for attribute in schema.attributes:
+            key = (schema.id, attribute.name)
+            if key not in mapped:
+                continue
+            subs = mapped[key]
+            if subs is not None:
+                attribute = d.Attribute(**{**attribute.__dict__, "sub_attributes": tuple(
+                    s for s in attribute.sub_attributes if s.name in subs)})
+            attrs.append(attribute)
+        return d.SchemaDefinition(schema.id, schema.name, schema.description, tuple(attrs))
+
+    extensions = tuple(keep(ext) for ext in full.extensions)
+    return d.ResourceSchema(keep(full.core), tuple(ext for ext in extensions if ext.attributes))
+
+
+@dataclass
+class UserMapping(ResourceMapping):
+    """Users.  ``password`` may be mapped to an :class:`Attr` whose setter hashes it."""
+
+
+@dataclass
+class GroupMapping(ResourceMapping):
+    """Groups.  ``members`` is the many-to-many relationship to the user model."""
+
+    members: Any = None
+
+
+@dataclass
+class Extension:
+    """A schema extension of a Role or entitlement type (its own URN and attributes).
+
+    ``schema`` is a marshmallow :class:`~flask_scim_entitlements.schemas.ScimSchema`
+    whose fields are declared with :func:`~flask_scim_entitlements.schemas.attr`;
+    ``attributes`` maps its attribute names to the host model's columns.
+    """
+
+    urn: str
+    schema: Any
+    attributes: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    description: str = ""
+
+    def definition(self) -> d.SchemaDefinition:
+        return definition_of(self.schema, urn=self.urn, name=self.name or self.urn.rsplit(":", 1)[-1],
+                             description=self.description)
+
+
+@dataclass
+class ValueType(ResourceMapping):
+    """Shared by :class:`RoleType` and :class:`EntitlementType`: the values Okta discovers.
+
+    ``holders`` is the many-to-many relationship from the user model to this
+    model (``User.roles``); it backs the ``roles`` / ``entitlements`` attribute on
+    Users.  ``tenant`` may be ``None`` for values shared by every tenant.
+    ``writable`` enables POST/PUT/PATCH/DELETE on the endpoint (Okta only reads it).
+    """
+
+    name: str = ""
+    endpoint: str = ""
+    description: str = ""
+    holders: Any = None
+    extension: Extension | None = None
+    writable: bool = False
+
+    @property
+    def urn(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass
+class RoleType(ValueType):
+    """``/Roles`` with Okta's ``urn:okta:scim:schemas:core:1.0:Role`` schema."""
+
+    name: str = "Role"
+    endpoint: str = "/Roles"
+
+    @property
+    def urn(self) -> str:
+        return OKTA_ROLE_URN
+
+
+@dataclass
+class EntitlementType(ValueType):
+    """An entitlement endpoint with Okta's ``urn:okta:scim:schemas:core:1.0:Entitlement`` schema.
+
+    ``name`` is the ResourceType name and the ``type`` of each value and of each
+    grant in a user's ``entitlements`` (e.g. ``"License"``).
+    """
+
+    @property
+    def urn(self) -> str:
+        return OKTA_ENTITLEMENT_URN
+
+
+CORE_DEFINITIONS = {
+    "User": (USER, (ENTERPRISE_USER,)),
+    "Group": (GROUP, ()),
+    "Role": (OKTA_ROLE, ()),
+    "Entitlement": (OKTA_ENTITLEMENT, ()),
+}

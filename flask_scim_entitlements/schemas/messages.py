@@ -1,0 +1,137 @@
+"""Wire schemas of the protocol messages (RFC 7644 §3.4.2, §3.12, §3.4.3) and of the
+per-resource-type documents, and of the discovery resources (RFC 7643 §5-§7).
+
+Output is exact: counters are integers, ids strings, ``status`` a string, and
+nothing the schema does not declare is emitted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, missing
+
+from . import definitions as d
+from .base import ScimSchema
+
+LIST_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
+PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SEARCH_REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+RESOURCE_TYPE_URN = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+
+
+class ErrorSchema(Schema):
+    schemas = fields.List(fields.String(), dump_default=[ERROR_URN])
+    status = fields.Function(lambda obj: str(obj["status"]))  # RFC 7644 §3.12: a string
+    scimType = fields.String()
+    detail = fields.String()
+
+
+class ListResponseSchema(Schema):
+    schemas = fields.List(fields.String(), dump_default=[LIST_RESPONSE_URN])
+    totalResults = fields.Integer(required=True)
+    startIndex = fields.Integer(required=True)
+    itemsPerPage = fields.Integer(required=True)
+    Resources = fields.Raw(required=True)  # already rendered by the resource type's schema
+
+
+class MetaSchema(ScimSchema):
+    resourceType = fields.String()
+    created = fields.String()
+    lastModified = fields.String()
+    location = fields.String()
+    version = fields.String()
+
+
+class _ExtensionField(fields.Nested):
+    """An extension object, read from and written to the document under its URN.
+
+    (marshmallow would split an ``attribute`` containing "2.0" on the dot.)"""
+
+    def __init__(self, schema: type[Schema], urn: str) -> None:
+        super().__init__(schema, data_key=urn)
+        self.urn = urn
+
+    def serialize(self, attr: str, obj: Any, accessor: Any = None, **kwargs: Any) -> Any:
+        value = obj.get(self.urn, missing) if isinstance(obj, dict) else missing
+        return missing if value is missing else self._serialize(value, attr, obj, **kwargs)
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        return super().deserialize(value, attr, data, **kwargs)
+
+
+def resource_wire_schema(name: str, core: type[Schema], extensions: dict[str, type[Schema]]) -> Schema:
+    """The dump schema of one resource type: common attributes + core + extensions under their URN."""
+    attrs: dict[str, Any] = {
+        "schemas": fields.List(fields.String()),
+        "id": fields.String(),
+        "externalId": fields.String(),
+        "meta": fields.Nested(MetaSchema),
+    }
+    for index, (urn, ext) in enumerate(extensions.items()):
+        attrs[f"_extension_{index}"] = _ExtensionField(ext, urn)
+    cls = type(f"{name}WireSchema", (core,), attrs)
+    return cls()
+
+
+def attribute_json(attr: d.Attribute) -> dict[str, Any]:
+    """RFC 7643 §7 representation of one attribute definition."""
+    out: dict[str, Any] = {
+        "name": attr.name,
+        "type": attr.type,
+        "multiValued": attr.multi_valued,
+        "description": attr.description,
+        "required": attr.required,
+        "caseExact": attr.case_exact,
+        "mutability": attr.mutability,
+        "returned": attr.returned,
+        "uniqueness": attr.uniqueness,
+    }
+    if attr.canonical_values:
+        out["canonicalValues"] = list(attr.canonical_values)
+    if attr.type == d.REFERENCE:
+        out["referenceTypes"] = list(attr.reference_types) or ["external"]
+    if attr.sub_attributes:
+        out["subAttributes"] = [attribute_json(s) for s in attr.sub_attributes]
+    return out
+
+
+class SchemaResourceSchema(Schema):
+    schemas = fields.Function(lambda obj: [SCHEMA_URN])
+    id = fields.Function(lambda obj: obj["schema"].id)
+    name = fields.Function(lambda obj: obj["schema"].name)
+    description = fields.Function(lambda obj: obj["schema"].description)
+    attributes = fields.Function(lambda obj: [attribute_json(a) for a in obj["schema"].attributes])
+    meta = fields.Function(lambda obj: {"resourceType": "Schema", "location": obj["location"]})
+
+
+class SchemaExtensionSchema(Schema):
+    schema = fields.String()
+    required = fields.Boolean()
+
+
+class ResourceTypeSchema(Schema):
+    schemas = fields.Function(lambda obj: [RESOURCE_TYPE_URN])
+    id = fields.String()
+    name = fields.String()
+    endpoint = fields.String()
+    description = fields.String()
+    schema = fields.String()
+    schemaExtensions = fields.List(fields.Nested(SchemaExtensionSchema))
+    meta = fields.Dict()
+
+
+class ServiceProviderConfigSchema(Schema):
+    schemas = fields.Function(lambda obj: [SPC_URN])
+    documentationUri = fields.String()
+    patch = fields.Dict()
+    bulk = fields.Dict()
+    filter = fields.Dict()
+    changePassword = fields.Dict()
+    sort = fields.Dict()
+    etag = fields.Dict()
+    authenticationSchemes = fields.List(fields.Dict())
+    meta = fields.Dict()

@@ -1,0 +1,495 @@
+"""The one layer that reads and writes the host's models, always within one tenant.
+
+Every query starts from :meth:`Store.select`, which adds the tenant condition
+from the mapping's tenant column, so a view or a new feature cannot forget it;
+ids of other resources a request refers to (group members, role values) are
+looked up through the same layer and are "not found" for another tenant.
+
+Reads load a page and its related rows in a constant number of statements:
+one query for the page, one per child table (``selectinload``) and one per
+many-to-many link (members, groups, roles, entitlements), whatever the page
+size.  Writes to links are set operations (one ``DELETE ... WHERE IN`` and one
+multi-row ``INSERT``), never a statement per member.
+
+The store never commits: the view owns the transaction (design-notes.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from .errors import InvalidValueError, NotFoundError, UniquenessError
+from .filters import ast
+from .filters.compiler import FilterCompiler, _display_column, parse_datetime
+from .mapping import Association, Attr, MultiValued, ResourceMapping
+from .schemas import definitions as d
+
+if TYPE_CHECKING:
+    from .resource_types import Registry, ResourceType
+
+#: Below this many ids an ``IN`` list is fine on every backend; larger sets are chunked.
+_IN_CHUNK = 5000
+
+
+@dataclass
+class Changes:
+    """What a write changed, for the provisioning signals."""
+
+    attributes: set[str] = field(default_factory=set)
+    added: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    removed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def __bool__(self) -> bool:
+        return bool(self.attributes or any(self.added.values()) or any(self.removed.values()))
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.isoformat(timespec="seconds") + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start:start + _IN_CHUNK]
+
+
+def _key_of(obj: Any, column: Any) -> Any:
+    """The value on ``obj`` of a table column (which may be mapped under another name)."""
+    prop = sa.inspect(obj).mapper.get_property_by_column(column)
+    return getattr(obj, prop.key)
+
+
+class Store:
+    def __init__(self, session: Session, registry: Registry, tenant: Any, base_url: str) -> None:
+        self.session = session
+        self.registry = registry
+        self.tenant = tenant
+        self.base_url = base_url.rstrip("/")
+        bind = session.get_bind()
+        self.dialect = bind.dialect.name
+
+    # ------------------------------------------------------------------ reads
+    def tenant_condition(self, mapping: ResourceMapping) -> Any:
+        if mapping.tenant is None:
+            return sa.true()
+        if self.tenant is None:
+            return sa.false()  # fail closed: a tenant-scoped model with no tenant sees nothing
+        return mapping.tenant == self.tenant_value(mapping)
+
+    def tenant_value(self, mapping: ResourceMapping) -> Any:
+        try:
+            kind = mapping.tenant.type.python_type
+        except (AttributeError, NotImplementedError):
+            return self.tenant
+        if isinstance(self.tenant, kind):
+            return self.tenant
+        try:
+            return kind(self.tenant)
+        except (TypeError, ValueError):
+            return self.tenant
+
+    def select(self, rt: ResourceType) -> sa.Select[Any]:
+        return sa.select(rt.mapping.model).where(self.tenant_condition(rt.mapping))
+
+    def get(self, rt: ResourceType, id_text: str, *, for_update: bool = False) -> Any:
+        key = rt.mapping.parse_id(id_text)
+        if key is None:
+            raise NotFoundError(f"{rt.name} {id_text} not found")
+        query = self.select(rt).where(rt.mapping.id == key).options(*self._loaders(rt))
+        if for_update and self.dialect == "postgresql":
+            query = query.with_for_update()
+        obj = self.session.scalars(query).one_or_none()
+        if obj is None:
+            raise NotFoundError(f"{rt.name} {id_text} not found")
+        return obj
+
+    def search(self, rt: ResourceType, filt: ast.Filter | None, *, sort_by: ast.AttrPath | None = None,
+               descending: bool = False, start_index: int = 1, count: int = 100) -> tuple[int, list[Any]]:
+        condition = self.tenant_condition(rt.mapping)
+        if filt is not None:
+            condition = sa.and_(condition, FilterCompiler(self.registry, rt, self.dialect).compile(filt))
+        total = self.session.scalar(sa.select(sa.func.count(rt.mapping.id)).where(condition)) or 0
+        if count <= 0 or start_index > total:
+            return total, []
+        order = []
+        if sort_by is not None:
+            column = self._sort_column(rt, sort_by)
+            order.append(column.desc() if descending else column.asc())
+        order.append(rt.mapping.id.desc() if descending and sort_by is not None else rt.mapping.id.asc())
+        query = (sa.select(rt.mapping.model).where(condition).order_by(*order)
+                 .offset(start_index - 1).limit(count).options(*self._loaders(rt)))
+        return total, list(self.session.scalars(query))
+
+    def _sort_column(self, rt: ResourceType, path: ast.AttrPath) -> Any:
+        resolved = rt.schema.resolve(path.urn, path.attr, path.sub_attr)
+        if resolved is None:
+            raise InvalidValueError(f"sortBy: unknown attribute {path}")
+        if resolved.attribute.name == "id" and not resolved.is_extension:
+            return rt.mapping.id
+        if resolved.attribute.name == "meta" and resolved.sub_attribute is not None:
+            column = {"created": rt.mapping.created, "lastModified": rt.mapping.last_modified}.get(
+                resolved.sub_attribute.name)
+        else:
+            column = rt.mapping.target(resolved)
+        if isinstance(column, Attr):
+            column = column.column
+        if column is None or isinstance(column, MultiValued) or resolved.attribute.multi_valued:
+            raise InvalidValueError(f"sortBy: {path} is not a sortable single-valued attribute")
+        if resolved.target.type == d.STRING and not resolved.target.case_exact:
+            column = sa.func.lower(column)
+        return column
+
+    def _loaders(self, rt: ResourceType) -> list[Any]:
+        return [selectinload(t.relationship) for t in rt.mapping.targets.values() if isinstance(t, MultiValued)]
+
+    # ----------------------------------------------------------- documents
+    def documents(self, rt: ResourceType, objs: Sequence[Any], wanted: set[str] | None = None) -> list[dict[str, Any]]:
+        """SCIM documents for ``objs``; ``wanted`` limits the linked attributes loaded (None = all)."""
+        mapping = rt.mapping
+        docs = []
+        for obj in objs:
+            doc: dict[str, Any] = {"schemas": [rt.schema.core.id], "id": str(getattr(obj, mapping.id.key))}
+            for (schema, name, sub), target in mapping.targets.items():
+                resolved = rt.schema.resolve(schema, name, sub)
+                if resolved is None or resolved.target.returned == d.NEVER:
+                    continue
+                value = self._read(obj, target, resolved)
+                if value in (None, "", []):
+                    continue
+                holder = doc if not resolved.is_extension else doc.setdefault(schema, {})
+                if sub is None:
+                    holder[resolved.attribute.name] = value
+                else:
+                    holder.setdefault(resolved.attribute.name, {})[resolved.sub_attribute.name] = value  # type: ignore[union-attr]
+            if rt.is_entitlement:
+                doc["type"] = rt.name
+            for ext in rt.schema.extensions:
+                if ext.id in doc:
+                    doc["schemas"].append(ext.id)
+            docs.append(doc)
+        self._add_links(rt, objs, docs, wanted)
+        for obj, doc in zip(objs, docs):
+            doc["meta"] = self._meta(rt, obj, doc)
+        return docs
+
+    def _read(self, obj: Any, target: Any, resolved: d.ResolvedPath) -> Any:
+        attribute = resolved.target
+        if isinstance(target, Attr):
+            value = target.get(obj) if target.get is not None else None
+        elif isinstance(target, MultiValued):
+            items = []
+            for child in getattr(obj, target.relationship.key):
+                item = {sub: _iso(getattr(child, col.key)) for sub, col in target.columns.items()}
+                items.append({k: v for k, v in item.items() if v not in (None, "")})
+            return [item for item in items if item]
+        else:
+            value = getattr(obj, target.key)
+            if attribute.multi_valued and attribute.is_complex:
+                # A single column standing for a one-element list (e.g. ``"emails": User.email``).
+                return [{"value": value, "type": "work", "primary": True}] if value else []
+        if value is not None and attribute.type == d.STRING and not isinstance(value, str):
+            value = str(value)
+        return _iso(value)
+
+    def _meta(self, rt: ResourceType, obj: Any, doc: dict[str, Any]) -> dict[str, Any]:
+        mapping = rt.mapping
+        meta: dict[str, Any] = {"resourceType": rt.name}
+        if mapping.created is not None:
+            created = getattr(obj, mapping.created.key)
+            if created is not None:
+                meta["created"] = _iso(created)
+        modified = getattr(obj, mapping.last_modified.key) if mapping.last_modified is not None else None
+        if modified is not None:
+            meta["lastModified"] = _iso(modified)
+            basis = f"{doc['id']}|{modified.isoformat() if isinstance(modified, datetime) else modified}"
+        else:
+            basis = json.dumps(doc, sort_keys=True, default=str)
+        meta["location"] = f"{self.base_url}{rt.endpoint}/{doc['id']}"
+        meta["version"] = 'W/"' + hashlib.sha256(basis.encode()).hexdigest()[:16] + '"'
+        return meta
+
+    def _links_of(self, rt: ResourceType) -> list[tuple[str, Association, ResourceMapping, dict[str, Any]]]:
+        """(attribute, association oriented from this resource, target mapping, constant sub-attributes)."""
+        registry = self.registry
+        out: list[tuple[str, Association, ResourceMapping, dict[str, Any]]] = []
+        if rt.kind == "group" and registry.members is not None:
+            out.append(("members", registry.members, registry.user.mapping, {"type": "User"}))
+        if rt.kind == "user":
+            if registry.members is not None and registry.groups is not None:
+                m = registry.members
+                out.append(("groups", Association(m.table, m.target_key, m.owner_key, m.target_id, m.owner_id),
+                            registry.groups, {"type": "direct"}))
+            if registry.roles is not None and registry.roles.name in registry.grants:
+                out.append(("roles", registry.grants[registry.roles.name], registry.roles, {}))
+            for ert in registry.entitlement_resource_types():
+                out.append(("entitlements", registry.grants[ert.name], ert.mapping, {"type": ert.name}))
+        return out
+
+    def _add_links(self, rt: ResourceType, objs: Sequence[Any], docs: list[dict[str, Any]],
+                   wanted: set[str] | None) -> None:
+        if not objs:
+            return
+        for name, assoc, target_mapping, extra in self._links_of(rt):
+            if wanted is not None and name not in wanted:
+                continue
+            owner_keys = [_key_of(obj, assoc.owner_id) for obj in objs]
+            by_owner: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+            display = _display_column(target_mapping)
+            columns = [assoc.owner_key, target_mapping.id]
+            has_display = not hasattr(display, "value")
+            if has_display:
+                columns.append(display)
+            for chunk in _chunks(owner_keys):
+                query = (sa.select(*columns)
+                         .select_from(assoc.table.join(target_mapping.model, assoc.target_key == assoc.target_id))
+                         .where(assoc.owner_key.in_(chunk)).order_by(assoc.owner_key, target_mapping.id))
+                for row in self.session.execute(query):
+                    item: dict[str, Any] = {"value": str(row[1])}
+                    if has_display and row[2] is not None:
+                        item["display"] = row[2]
+                    if name in ("members", "groups"):
+                        endpoint = "/Users" if name == "members" else "/Groups"
+                        item["$ref"] = f"{self.base_url}{endpoint}/{row[1]}"
+                    item.update(extra)
+                    by_owner[row[0]].append(item)
+            for key, doc in zip(owner_keys, docs):
+                if by_owner.get(key):
+                    doc.setdefault(name, []).extend(by_owner[key])
+
+    # ----------------------------------------------------------------- writes
+    def create(self, rt: ResourceType, doc: dict[str, Any]) -> tuple[Any, Changes]:
+        mapping = rt.mapping
+        obj = mapping.model()
+        if mapping.tenant is not None:
+            setattr(obj, mapping.tenant.key, self.tenant_value(mapping))
+        self._check_unique(rt, obj, doc)
+        changes = Changes()
+        self._write_attributes(rt, obj, doc, None, changes, creating=True)
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        for col in (mapping.created, mapping.last_modified):
+            if col is not None and getattr(obj, col.key, None) is None:
+                setattr(obj, col.key, now)
+        self.session.add(obj)
+        self._flush(rt)
+        self._write_links(rt, obj, doc, changes, creating=True)
+        return obj, changes
+
+    def replace(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None = None) -> Changes:
+        """Make ``obj`` hold ``doc`` (RFC 7644 §3.5.1); ``touched`` limits it to those top-level keys."""
+        self._check_unique(rt, obj, doc)
+        changes = Changes()
+        self._write_attributes(rt, obj, doc, touched, changes, creating=False)
+        self._write_links(rt, obj, doc, changes, creating=False, touched=touched)
+        if changes and rt.mapping.last_modified is not None:
+            now = datetime.now(timezone.utc).replace(tzinfo=None)
+            previous = getattr(obj, rt.mapping.last_modified.key)
+            if isinstance(previous, datetime) and previous.tzinfo is not None:
+                previous = previous.astimezone(timezone.utc).replace(tzinfo=None)
+            if isinstance(previous, datetime) and now <= previous:
+                now = previous + timedelta(microseconds=1)  # keep meta.version moving on fast writes
+            setattr(obj, rt.mapping.last_modified.key, now)
+        self._flush(rt)
+        return changes
+
+    def delete(self, rt: ResourceType, obj: Any) -> None:
+        for _name, assoc, _target, _extra in self._links_of(rt):
+            key = _key_of(obj, assoc.owner_id)
+            self.session.execute(sa.delete(assoc.table).where(assoc.owner_key == key))
+        if rt.kind == "value" and rt.name in self.registry.grants:
+            grants = self.registry.grants[rt.name]
+            self.session.execute(sa.delete(grants.table).where(grants.target_key == _key_of(obj, grants.target_id)))
+        self.session.delete(obj)
+        self._flush(rt)
+
+    def _flush(self, rt: ResourceType) -> None:
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            # A unique index caught what the pre-check could not (a concurrent insert).
+            raise UniquenessError(f"{rt.name} conflicts with an existing resource") from exc
+
+    def _check_unique(self, rt: ResourceType, obj: Any, doc: dict[str, Any]) -> None:
+        for name in ("userName",) if rt.kind == "user" else ("displayName",) if rt.kind == "group" else ():
+            resolved = rt.schema.resolve(None, name)
+            value = doc.get(name)
+            if resolved is None or not isinstance(value, str):
+                continue
+            column = rt.mapping.target(resolved)
+            if isinstance(column, Attr):
+                column = column.column
+            if column is None:
+                continue
+            condition = sa.and_(self.tenant_condition(rt.mapping), sa.func.lower(column) == value.lower())
+            current = getattr(obj, rt.mapping.id.key, None)
+            if current is not None:
+                condition = sa.and_(condition, rt.mapping.id != current)
+            if self.session.scalar(sa.select(sa.func.count()).select_from(rt.mapping.model).where(condition)):
+                raise UniquenessError(f"{rt.name} with {name} {value!r} already exists")
+
+    def _write_attributes(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None,
+                          changes: Changes, *, creating: bool) -> None:
+        for (schema, name, sub), target in rt.mapping.targets.items():
+            resolved = rt.schema.resolve(schema, name, sub)
+            assert resolved is not None
+            top = schema if resolved.is_extension else name
+            if touched is not None and top not in touched:
+                continue
+            attribute = resolved.target
+            if attribute.mutability == d.READ_ONLY or resolved.attribute.mutability == d.READ_ONLY:
+                continue
+            holder = doc.get(schema, {}) if resolved.is_extension else doc
+            value = holder.get(name) if isinstance(holder, dict) else None
+            if sub is not None:
+                value = value.get(resolved.sub_attribute.name) if isinstance(value, dict) else None  # type: ignore[union-attr]
+            if attribute.mutability == d.WRITE_ONLY and value is None:
+                continue  # an omitted password leaves the stored one alone
+            if self._write_one(obj, target, resolved, value):
+                changes.attributes.add(top)
+
+    def _write_one(self, obj: Any, target: Any, resolved: d.ResolvedPath, value: Any) -> bool:
+        attribute = resolved.target
+        if isinstance(target, Attr):
+            if target.set is None:
+                return False
+            before = target.get(obj) if target.get is not None else object()
+            target.set(obj, value)
+            return attribute.mutability == d.WRITE_ONLY or before != value
+        if isinstance(target, MultiValued):
+            current = [{sub: getattr(c, col.key) for sub, col in target.columns.items()}
+                       for c in getattr(obj, target.relationship.key)]
+            wanted = [{sub: item.get(sub) for sub in target.columns} for item in (value or [])]
+            if current == wanted:
+                return False
+            collection = getattr(obj, target.relationship.key)
+            for child in list(collection):
+                collection.remove(child)
+                self.session.delete(child)
+            for item in wanted:
+                child = target.child_model()
+                for sub, col in target.columns.items():
+                    setattr(child, col.key, item.get(sub))
+                collection.append(child)
+            return True
+        if attribute.multi_valued and attribute.is_complex:
+            items = value or []
+            primary = next((i for i in items if i.get("primary")), items[0] if items else {})
+            value = primary.get("value")
+        elif attribute.type == d.DATETIME and isinstance(value, str):
+            value = parse_datetime(value)
+        if value is not None:
+            kind = _python_type(target)
+            if kind is not None and not isinstance(value, kind) and not (kind is float and isinstance(value, int)):
+                try:
+                    value = kind(value)
+                except (TypeError, ValueError):
+                    raise InvalidValueError(f"{resolved.attribute.name}: {value!r} is not a valid value") from None
+        if getattr(obj, target.key) == value:
+            return False
+        setattr(obj, target.key, value)
+        return True
+
+    # ------------------------------------------------------------------ links
+    def _write_links(self, rt: ResourceType, obj: Any, doc: dict[str, Any], changes: Changes, *, creating: bool,
+                     touched: set[str] | None = None) -> None:
+        by_attr: dict[str, list[tuple[Association, ResourceMapping, dict[str, Any]]]] = defaultdict(list)
+        for name, assoc, target_mapping, extra in self._links_of(rt):
+            if name == "groups":
+                continue  # read-only on users: memberships are managed through /Groups (RFC 7643 §4.1.2)
+            by_attr[name].append((assoc, target_mapping, extra))
+        for name, links in by_attr.items():
+            if touched is not None and name not in touched:
+                continue
+            items = doc.get(name) or []
+            if creating and not items:
+                continue
+            wanted = self._resolve_values(name, items, links)
+            for assoc, target_mapping, extra in links:
+                label = extra.get("type", name) if name == "entitlements" else name
+                ids = wanted.get(id(assoc), [])
+                added, removed = self.set_links(assoc, _key_of(obj, assoc.owner_id), ids)
+                if added:
+                    changes.added[label].extend(str(i) for i in added)
+                if removed:
+                    changes.removed[label].extend(str(i) for i in removed)
+
+    def _resolve_values(self, name: str, items: list[dict[str, Any]],
+                        links: list[tuple[Association, ResourceMapping, dict[str, Any]]]) -> dict[int, list[Any]]:
+        """Map the ``value`` s of ``members`` / ``roles`` / ``entitlements`` to existing target keys.
+
+        An unknown value (or one of another tenant) is a 400 ``invalidValue`` naming it.
+        """
+        wanted: dict[int, list[Any]] = defaultdict(list)
+        pending: dict[int, list[str]] = defaultdict(list)
+        for item in items:
+            value = item.get("value")
+            if not isinstance(value, str) or not value:
+                raise InvalidValueError(f"{name}: every item needs a string 'value' (the id of the resource)")
+            if name == "members" and str(item.get("type") or "User").lower() != "user":
+                raise InvalidValueError(f"members: {value} is of type {item.get('type')}; only User members are supported")
+            candidates = links
+            if name == "entitlements" and item.get("type"):
+                candidates = [link for link in links if str(link[2].get("type", "")).lower() == str(item["type"]).lower()]
+                if not candidates:
+                    raise InvalidValueError(f"entitlements: unknown entitlement type {item['type']!r}")
+            for link in candidates:
+                pending[id(link[0])].append(value)
+        found_any: dict[str, int] = defaultdict(int)
+        for assoc, target_mapping, _extra in links:
+            values = list(dict.fromkeys(pending.get(id(assoc), [])))
+            parsed = {v: target_mapping.parse_id(v) for v in values}
+            keys = [k for k in parsed.values() if k is not None]
+            existing: dict[Any, Any] = {}
+            for chunk in _chunks(keys):
+                rows = self.session.execute(
+                    sa.select(target_mapping.id, assoc.target_id)
+                    .where(target_mapping.id.in_(chunk), self.tenant_condition(target_mapping)))
+                existing.update({row[0]: row[1] for row in rows})
+            for text, key in parsed.items():
+                if key is not None and key in existing:
+                    wanted[id(assoc)].append(existing[key])
+                    found_any[text] += 1
+        missing = [str(i.get("value")) for i in items if not found_any.get(str(i.get("value")))]
+        if missing:
+            noun = {"members": "User", "roles": "Role"}.get(name, "entitlement")
+            raise InvalidValueError(f"{name}: no {noun} with id {', '.join(sorted(set(missing)))}")
+        return wanted
+
+    def set_links(self, assoc: Association, owner: Any, target_keys: Iterable[Any]) -> tuple[list[Any], list[Any]]:
+        """Make the owner's links exactly ``target_keys``: one SELECT, one DELETE, one INSERT."""
+        wanted = set(target_keys)
+        current = set(self.session.scalars(sa.select(assoc.target_key).where(assoc.owner_key == owner)))
+        to_add = sorted(wanted - current, key=str)
+        to_remove = sorted(current - wanted, key=str)
+        for chunk in _chunks(to_remove):
+            self.session.execute(sa.delete(assoc.table).where(assoc.owner_key == owner, assoc.target_key.in_(chunk)))
+        if to_add:
+            self.session.execute(sa.insert(assoc.table),
+                                 [{assoc.owner_key.key: owner, assoc.target_key.key: key} for key in to_add])
+        return to_add, to_remove
+
+
+
+def _python_type(column: Any) -> type | None:
+    try:
+        kind = column.type.python_type
+    except (AttributeError, NotImplementedError):
+        return None
+    return kind if kind in (str, int, float, bool) else None
+
+
+__all__ = ["Changes", "Store"]

@@ -1,0 +1,182 @@
+"""Request parsing and response shaping shared by the resource and discovery views.
+
+- :func:`read_json_body`: content type, size limit, JSON parsing (400 ``invalidSyntax``).
+- :class:`Projection`: ``attributes`` / ``excludedAttributes`` (RFC 7644 §3.9)
+  honouring each attribute's ``returned`` characteristic (RFC 7643 §2.2).
+- :func:`page_params`: ``startIndex`` / ``count`` clamped as RFC 7644 §3.4.2.4 says.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+
+from ..errors import InvalidSyntaxError, InvalidValueError, PayloadTooLargeError, ScimError
+from ..filters import ast
+from ..filters.parser import parse_attribute_list
+from ..schemas import definitions as d
+
+#: Attributes filled from other resources; the store loads only those a response needs.
+LINK_ATTRIBUTES = ("members", "groups", "roles", "entitlements")
+
+_ACCEPTED_TYPES = ("application/scim+json", "application/json")
+
+
+class UnsupportedMediaTypeError(ScimError):
+    status = 415
+    default_detail = "Send the body as application/scim+json or application/json"
+
+
+def read_json_body(max_bytes: int) -> dict[str, Any]:
+    """The request body as a JSON object; the media type may carry parameters (``; charset=utf-8``)."""
+    mimetype = (request.mimetype or "").lower()
+    if mimetype not in _ACCEPTED_TYPES:
+        raise UnsupportedMediaTypeError(
+            f"Content-Type {request.content_type or '(none)'} is not supported; "
+            "send application/scim+json or application/json")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLargeError(f"The body is {request.content_length} bytes; the limit is {max_bytes}")
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLargeError(f"The body is larger than the limit of {max_bytes} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidSyntaxError(f"The body is not valid JSON: {exc}"[:300]) from None
+    if not isinstance(body, dict):
+        raise InvalidSyntaxError("The body must be a JSON object")
+    return body
+
+
+def page_params(args: Any, default_count: int, max_count: int) -> tuple[int, int]:
+    """RFC 7644 §3.4.2.4: startIndex < 1 is 1; a negative count is 0; count is capped at the maximum."""
+    start = _int_param(args, "startIndex", 1)
+    count = _int_param(args, "count", default_count)
+    return max(start, 1), min(max(count, 0), max_count)
+
+
+def _int_param(args: Any, name: str, default: int) -> int:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise InvalidValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Which attributes a response carries (RFC 7644 §3.9)."""
+
+    include: tuple[ast.AttrPath, ...] | None = None
+    exclude: tuple[ast.AttrPath, ...] = ()
+
+    @classmethod
+    def from_values(cls, attributes: Any, excluded: Any) -> Projection:
+        include = _paths(attributes)
+        return cls(tuple(include) if include else None, tuple(_paths(excluded)))
+
+    @classmethod
+    def from_args(cls, args: Any) -> Projection:
+        return cls.from_values(args.get("attributes"), args.get("excludedAttributes"))
+
+    def wanted_links(self, schema: d.ResourceSchema) -> set[str]:
+        return {name for name in LINK_ATTRIBUTES
+                if schema.top_level(name) is not None and self._selects(schema.core.id, name, schema) is not False}
+
+    def _matches(self, paths: tuple[ast.AttrPath, ...], urn: str, name: str,
+                 schema: d.ResourceSchema) -> tuple[bool, set[str] | None]:
+        """(does any path name this attribute, the sub-attributes named or None for the whole)."""
+        subs: set[str] = set()
+        hit = False
+        for path in paths:
+            p_urn = (path.urn or schema.core.id).lower()
+            if path.urn is not None and p_urn not in {u.lower() for u in schema.urns}:
+                # "urn:...:User" given whole: its parser splits the last segment off as the attribute name
+                if f"{path.urn}:{path.attr}".lower() == urn.lower():
+                    return True, None
+                continue
+            if p_urn == urn.lower() and path.attr.lower() == name.lower():
+                hit = True
+                if path.sub_attr is None:
+                    return True, None
+                subs.add(path.sub_attr.lower())
+        return hit, (subs if hit else None)
+
+    def _selects(self, urn: str, name: str, schema: d.ResourceSchema) -> bool | set[str]:
+        """True (whole), False (drop) or a set of sub-attribute names to keep."""
+        resolved = schema.resolve(urn, name)
+        returned = resolved.attribute.returned if resolved else d.DEFAULT
+        if returned == d.ALWAYS:
+            return True
+        if returned == d.NEVER:
+            return False
+        if self.include is not None:
+            hit, subs = self._matches(self.include, urn, name, schema)
+            if not hit:
+                return False
+            return True if subs is None else subs
+        hit, subs = self._matches(self.exclude, urn, name, schema)
+        if returned == d.REQUEST:
+            return False
+        if hit and subs is None:
+            return False
+        return True if not hit else {f"-{s}" for s in subs or ()}
+
+    def apply(self, doc: dict[str, Any], schema: d.ResourceSchema) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in doc.items():
+            if key == "schemas":
+                out[key] = value
+                continue
+            ext = schema.extension(key) if key.lower().startswith("urn:") else None
+            if ext is not None and isinstance(value, dict):
+                kept = {}
+                for name, sub_value in value.items():
+                    choice = self._selects(ext.id, name, schema)
+                    if choice is not False:
+                        kept[name] = _subset(sub_value, choice)
+                if kept:
+                    out[key] = kept
+                continue
+            choice = self._selects(schema.core.id, key, schema)
+            if choice is not False:
+                out[key] = _subset(value, choice)
+        return out
+
+
+def _subset(value: Any, choice: bool | set[str]) -> Any:
+    if choice is True or not isinstance(choice, set):
+        return value
+    drop = {s[1:] for s in choice if s.startswith("-")}
+    keep = {s for s in choice if not s.startswith("-")}
+
+    def one(item: Any) -> Any:
+        if not isinstance(item, dict):
+            return item
+        if keep:
+            return {k: v for k, v in item.items() if k.lower() in keep}
+        return {k: v for k, v in item.items() if k.lower() not in drop}
+
+    if isinstance(value, list):
+        return [x for x in (one(v) for v in value) if x]
+    return one(value)
+
+
+def _paths(value: Any) -> list[ast.AttrPath]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        paths: list[ast.AttrPath] = []
+        for item in value:
+            if not isinstance(item, str):
+                raise InvalidValueError("attributes must be strings")
+            paths.extend(parse_attribute_list(item))
+        return paths
+    if not isinstance(value, str):
+        raise InvalidValueError("attributes must be a comma-separated string")
+    return parse_attribute_list(value) if value.strip() else []

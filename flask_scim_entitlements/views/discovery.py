@@ -1,0 +1,110 @@
+"""Discovery endpoints (RFC 7644 §4): ``/ServiceProviderConfig``, ``/ResourceTypes``, ``/Schemas``.
+
+All three are generated from the registry and the configuration, so they
+advertise exactly what is implemented and mapped: a feature the server does not
+support is reported as unsupported, never faked.  Okta Identity Governance
+reads ``/ResourceTypes`` and ``/Schemas`` to discover entitlement endpoints
+(interop.md §1.2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from flask import current_app, request
+
+from ..errors import NotFoundError
+from ..handlers import scim_response
+from ..resource_types import USER_KIND, ResourceType
+from ..schemas.definitions import SchemaDefinition
+from ..schemas.messages import (
+    LIST_RESPONSE_URN,
+    ResourceTypeSchema,
+    SchemaResourceSchema,
+    ServiceProviderConfigSchema,
+)
+
+_resource_type_schema = ResourceTypeSchema()
+_schema_schema = SchemaResourceSchema()
+_spc_schema = ServiceProviderConfigSchema()
+
+
+def _state() -> Any:
+    return current_app.extensions["scim_entitlements"]
+
+
+def _base() -> str:
+    return request.host_url.rstrip("/") + _state().config.url_prefix
+
+
+def _list(resources: list[dict[str, Any]]) -> Any:
+    return scim_response({"schemas": [LIST_RESPONSE_URN], "totalResults": len(resources), "startIndex": 1,
+                          "itemsPerPage": len(resources), "Resources": resources})
+
+
+def service_provider_config() -> Any:
+    state = _state()
+    config = state.config
+    user = state.registry.user
+    schemes = [{"type": "oauthbearertoken", "name": "OAuth Bearer Token", "primary": True,
+                "description": "A token in the Authorization header, with or without the 'Bearer' prefix"}]
+    if config.basic_auth:
+        schemes.append({"type": "httpbasic", "name": "HTTP Basic",
+                        "description": "HTTP Basic; the password is an API token"})
+    body = {
+        "patch": {"supported": True},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": True, "maxResults": config.max_page_size},
+        "changePassword": {"supported": user.schema.core.attribute("password") is not None},
+        "sort": {"supported": True},
+        "etag": {"supported": True},
+        "authenticationSchemes": schemes,
+        "meta": {"resourceType": "ServiceProviderConfig", "location": f"{_base()}/ServiceProviderConfig"},
+    }
+    if config.documentation_uri:
+        body["documentationUri"] = config.documentation_uri
+    return scim_response(_spc_schema.dump(body))
+
+
+def _resource_type_json(rt: ResourceType) -> dict[str, Any]:
+    body = {
+        "id": rt.name,
+        "name": rt.name,
+        "endpoint": rt.endpoint,
+        "description": rt.description,
+        "schema": rt.schema_urn,
+        "meta": {"resourceType": "ResourceType", "location": f"{_base()}/ResourceTypes/{rt.name}"},
+    }
+    if rt.schema.extensions:
+        # The enterprise extension is optional on users; a value type's own extension describes every value.
+        body["schemaExtensions"] = [{"schema": ext.id, "required": rt.kind != USER_KIND}
+                                    for ext in rt.schema.extensions]
+    return _resource_type_schema.dump(body)
+
+
+def resource_types() -> Any:
+    return _list([_resource_type_json(rt) for rt in _state().registry])
+
+
+def resource_type(name: str) -> Any:
+    rt = _state().registry.by_name(name)
+    if rt is None:
+        raise NotFoundError(f"ResourceType {name} not found")
+    return scim_response(_resource_type_json(rt))
+
+
+def _schema_json(schema: SchemaDefinition) -> dict[str, Any]:
+    return _schema_schema.dump({"schema": schema, "location": f"{_base()}/Schemas/{schema.id}"})
+
+
+def schemas() -> Any:
+    return _list([_schema_json(s) for s in _state().registry.schemas()])
+
+
+def schema(urn: str) -> Any:
+    wanted = unquote(urn).lower()
+    for candidate in _state().registry.schemas():
+        if candidate.id.lower() == wanted:
+            return scim_response(_schema_json(candidate))
+    raise NotFoundError(f"Schema {unquote(urn)} not found")

@@ -1,0 +1,306 @@
+"""The resource endpoints, generic over every registered resource type.
+
+Each request runs the same pipeline (design-notes.md, "A request is one
+transaction"): the blueprint has authenticated the caller; the view parses the
+body (content type, size, JSON), normalises client quirks, validates against
+the marshmallow schema, performs the operation through the tenant-scoped
+store inside the session's transaction, commits, sends the provisioning
+signals, and serialises the result with the requested attributes.  Any error
+before the commit rolls everything back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, request
+from marshmallow import ValidationError
+
+from .. import signals
+from ..errors import (
+    InvalidSyntaxError,
+    InvalidValueError,
+    MutabilityError,
+    NotImplementedScimError,
+    PreconditionFailedError,
+)
+from ..filters.parser import parse_attribute_list, parse_filter
+from ..resource_types import GROUP_KIND, USER_KIND, ResourceType
+from ..schemas import definitions as d
+from ..schemas.messages import LIST_RESPONSE_URN, SEARCH_REQUEST_URN
+from ..store import Changes, Store
+from .common import Projection, page_params, read_json_body
+
+_READ_ONLY_TOP = ("id", "meta", "groups")
+
+
+def _state() -> Any:
+    return current_app.extensions["scim_entitlements"]
+
+
+def _store() -> Store:
+    state = _state()
+    base = request.host_url.rstrip("/") + state.config.url_prefix
+    return Store(state.db.session, state.registry, g.scim_principal.tenant, base)
+
+
+def _render(rt: ResourceType, docs: list[dict[str, Any]], projection: Projection) -> list[dict[str, Any]]:
+    schema = _state().wire_schema(rt)
+    return [schema.dump(projection.apply(doc, rt.schema)) for doc in docs]
+
+
+def _respond_one(rt: ResourceType, doc: dict[str, Any], status: int = 200,
+                 projection: Projection | None = None) -> Any:
+    from ..handlers import scim_response
+
+    body = _render(rt, [doc], projection or Projection.from_args(request.args))[0]
+    headers = {"ETag": doc["meta"]["version"], "Location": doc["meta"]["location"]} if status == 201 else \
+        {"ETag": doc["meta"]["version"]}
+    return scim_response(body, status, headers)
+
+
+def _filter(text: str | None) -> Any:
+    if text is None or not text.strip():
+        return None
+    config = _state().config
+    return parse_filter(text, max_length=config.max_filter_length, max_depth=config.max_filter_depth)
+
+
+def _sort(rt: ResourceType, sort_by: Any, sort_order: Any) -> tuple[Any, bool]:
+    if not sort_by:
+        return None, False
+    paths = parse_attribute_list(str(sort_by))
+    if len(paths) != 1:
+        raise InvalidValueError("sortBy takes exactly one attribute")
+    order = str(sort_order or "ascending").lower()
+    if order not in ("ascending", "descending"):
+        raise InvalidValueError("sortOrder must be 'ascending' or 'descending'")
+    return paths[0], order == "descending"
+
+
+def _list(rt: ResourceType, params: Any, projection: Projection) -> Any:
+    from ..handlers import scim_response
+
+    config = _state().config
+    start, count = page_params(params, config.default_page_size, config.max_page_size)
+    filt = _filter(params.get("filter"))
+    sort_by, descending = _sort(rt, params.get("sortBy"), params.get("sortOrder"))
+    store = _store()
+    total, objs = store.search(rt, filt, sort_by=sort_by, descending=descending, start_index=start, count=count)
+    docs = store.documents(rt, objs, projection.wanted_links(rt.schema))
+    resources = _render(rt, docs, projection)
+    return scim_response({
+        "schemas": [LIST_RESPONSE_URN],
+        "totalResults": int(total),
+        "startIndex": int(start),
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    })
+
+
+def list_resources(rt: ResourceType) -> Any:
+    return _list(rt, request.args, Projection.from_args(request.args))
+
+
+def search_resources(rt: ResourceType) -> Any:
+    """``POST /{endpoint}/.search`` (RFC 7644 §3.4.3): the same query, in a body."""
+    body = read_json_body(_state().config.max_body_bytes)
+    if SEARCH_REQUEST_URN not in (body.get("schemas") or []):
+        raise InvalidSyntaxError(f"a search request must list {SEARCH_REQUEST_URN} in schemas")
+    params = {k: body.get(k) for k in ("filter", "startIndex", "count", "sortBy", "sortOrder")}
+    return _list(rt, params, Projection.from_values(body.get("attributes"), body.get("excludedAttributes")))
+
+
+def get_resource(rt: ResourceType, resource_id: str) -> Any:
+    from ..handlers import scim_response
+
+    projection = Projection.from_args(request.args)
+    store = _store()
+    obj = store.get(rt, resource_id)
+    doc = store.documents(rt, [obj], projection.wanted_links(rt.schema))[0]
+    if _etag_matches(request.headers.get("If-None-Match"), doc["meta"]["version"]):
+        response = scim_response({}, 304, {"ETag": doc["meta"]["version"]})
+        response.set_data(b"")
+        return response
+    return _respond_one(rt, doc, projection=projection)
+
+
+def _etag_matches(header: str | None, version: str) -> bool:
+    if not header:
+        return False
+    tags = [t.strip() for t in header.split(",")]
+    return "*" in tags or version in tags or version.removeprefix("W/") in tags
+
+
+def _check_if_match(doc: dict[str, Any]) -> None:
+    header = request.headers.get("If-Match")
+    if header and not _etag_matches(header, doc["meta"]["version"]):
+        raise PreconditionFailedError(f"If-Match {header} does not match the current version {doc['meta']['version']}")
+
+
+def _validate(rt: ResourceType, doc: dict[str, Any], *, partial: bool = False) -> None:
+    """Type-check a document against the wire schema; every problem is a 400 naming the attribute."""
+    errors = _state().wire_schema(rt).validate(doc, partial=partial)
+    if errors:
+        missing = [k for k, v in errors.items() if isinstance(v, list) and any("required" in str(m) for m in v)]
+        if missing:
+            raise InvalidValueError(f"required attribute(s) missing: {', '.join(sorted(missing))}")
+        raise InvalidValueError(f"invalid attribute value(s): {_flatten(errors)}")
+
+
+def _flatten(errors: Any, prefix: str = "") -> str:
+    if isinstance(errors, dict):
+        return "; ".join(_flatten(v, f"{prefix}{k}." if not isinstance(k, int) else prefix) for k, v in errors.items())
+    if isinstance(errors, list):
+        return f"{prefix.rstrip('.')}: {' '.join(str(e) for e in errors)}"
+    return f"{prefix.rstrip('.')}: {errors}"
+
+
+def _strip_read_only(rt: ResourceType, doc: dict[str, Any]) -> dict[str, Any]:
+    """PUT and POST ignore read-only attributes (Okta sends ``id``, ``meta``, ``groups: []``: interop.md O4)."""
+    out = {k: v for k, v in doc.items() if k not in _READ_ONLY_TOP}
+    for attr in rt.schema.core.attributes:
+        if attr.mutability == d.READ_ONLY and attr.name in out:
+            out.pop(attr.name)
+    return out
+
+
+def create_resource(rt: ResourceType) -> Any:
+    from ..normalize import normalize_resource
+
+    _require_writable(rt)
+    body = read_json_body(_state().config.max_body_bytes)
+    doc = _strip_read_only(rt, normalize_resource(body, rt.schema))
+    _validate(rt, doc)
+    store = _store()
+    obj, changes = store.create(rt, doc)
+    created = store.documents(rt, [obj])[0]
+    _commit()
+    _emit_created(rt, created, changes)
+    return _respond_one(rt, created, 201)
+
+
+def replace_resource(rt: ResourceType, resource_id: str) -> Any:
+    from ..normalize import normalize_resource
+
+    _require_writable(rt)
+    body = read_json_body(_state().config.max_body_bytes)
+    store = _store()
+    obj = store.get(rt, resource_id, for_update=True)
+    current = store.documents(rt, [obj])[0]
+    _check_if_match(current)
+    doc = _strip_read_only(rt, normalize_resource(body, rt.schema))
+    _check_immutable(rt, current, doc)
+    _validate(rt, doc)
+    was_active = current.get("active")
+    changes = store.replace(rt, obj, doc)
+    updated = store.documents(rt, [obj])[0]
+    _commit()
+    _emit_updated(rt, updated, changes, was_active)
+    return _respond_one(rt, updated)
+
+
+def patch_resource(rt: ResourceType, resource_id: str) -> Any:
+    from ..handlers import scim_response
+    from ..normalize import normalize_patch
+    from ..patch import apply_patch
+
+    _require_writable(rt)
+    state = _state()
+    body = read_json_body(state.config.max_body_bytes)
+    store = _store()
+    obj = store.get(rt, resource_id, for_update=True)
+    current = store.documents(rt, [obj])[0]
+    _check_if_match(current)
+    operations = normalize_patch(body, rt.schema, max_operations=state.config.max_patch_operations)
+    base = {k: v for k, v in current.items() if k != "meta"}
+    result = apply_patch(base, operations, rt.schema)
+    doc = _strip_read_only(rt, result.document)
+    _validate(rt, doc)
+    was_active = current.get("active")
+    changes = store.replace(rt, obj, doc, touched=set(result.changed)) if result.changed else Changes()
+    updated = store.documents(rt, [obj])[0] if changes else current
+    _commit()
+    _emit_updated(rt, updated, changes, was_active)
+    if state.config.patch_response == "no-content":
+        response = scim_response({}, 204, {"ETag": updated["meta"]["version"]})
+        response.set_data(b"")
+        return response
+    return _respond_one(rt, updated)
+
+
+def delete_resource(rt: ResourceType, resource_id: str) -> Any:
+    _require_writable(rt)
+    store = _store()
+    obj = store.get(rt, resource_id, for_update=True)
+    if request.headers.get("If-Match"):
+        _check_if_match(store.documents(rt, [obj], set())[0])
+    store.delete(rt, obj)
+    _commit()
+    tenant = g.scim_principal.tenant
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    signal = {USER_KIND: signals.user_deleted, GROUP_KIND: signals.group_deleted}.get(rt.kind,
+                                                                                       signals.resource_deleted)
+    signal.send(app, tenant=tenant, id=resource_id, resource_type=rt.name)
+    response = current_app.response_class(status=204)
+    return response
+
+
+def _require_writable(rt: ResourceType) -> None:
+    if not rt.writable:
+        raise NotImplementedScimError(f"{rt.endpoint} is read-only: its values are managed by the application")
+
+
+def _check_immutable(rt: ResourceType, current: dict[str, Any], doc: dict[str, Any]) -> None:
+    """RFC 7643 §2.2: an immutable attribute, once set, cannot change (PUT)."""
+    for attr in rt.schema.core.attributes:
+        if attr.mutability == d.IMMUTABLE and attr.name in current and attr.name in doc \
+                and current[attr.name] != doc[attr.name]:
+            raise MutabilityError(f"{attr.name} is immutable")
+
+
+def _commit() -> None:
+    _state().db.session.commit()
+
+
+def _emit_created(rt: ResourceType, doc: dict[str, Any], changes: Changes) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    tenant = g.scim_principal.tenant
+    if rt.kind == USER_KIND:
+        signals.user_created.send(app, tenant=tenant, id=doc["id"], resource=doc)
+        if changes.added:
+            signals.user_grants_changed.send(app, tenant=tenant, id=doc["id"], granted=dict(changes.added),
+                                             revoked={})
+    elif rt.kind == GROUP_KIND:
+        signals.group_created.send(app, tenant=tenant, id=doc["id"], resource=doc)
+        if changes.added.get("members"):
+            signals.group_members_changed.send(app, tenant=tenant, id=doc["id"], added=changes.added["members"],
+                                               removed=[])
+    else:
+        signals.resource_created.send(app, tenant=tenant, id=doc["id"], resource_type=rt.name, resource=doc)
+
+
+def _emit_updated(rt: ResourceType, doc: dict[str, Any], changes: Changes, was_active: Any) -> None:
+    if not changes:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    tenant = g.scim_principal.tenant
+    attributes = sorted(changes.attributes | set(changes.added) | set(changes.removed))
+    if rt.kind == USER_KIND:
+        signals.user_updated.send(app, tenant=tenant, id=doc["id"], resource=doc, attributes=attributes)
+        now_active = doc.get("active")
+        if "active" in changes.attributes and bool(was_active) != bool(now_active):
+            signal = signals.user_reactivated if now_active else signals.user_deactivated
+            signal.send(app, tenant=tenant, id=doc["id"], resource=doc)
+        granted = {k: v for k, v in changes.added.items() if v}
+        revoked = {k: v for k, v in changes.removed.items() if v}
+        if granted or revoked:
+            signals.user_grants_changed.send(app, tenant=tenant, id=doc["id"], granted=granted, revoked=revoked)
+    elif rt.kind == GROUP_KIND:
+        signals.group_updated.send(app, tenant=tenant, id=doc["id"], resource=doc, attributes=attributes)
+        added, removed = changes.added.get("members", []), changes.removed.get("members", [])
+        if added or removed:
+            signals.group_members_changed.send(app, tenant=tenant, id=doc["id"], added=added, removed=removed)
+    else:
+        signals.resource_updated.send(app, tenant=tenant, id=doc["id"], resource_type=rt.name, resource=doc,
+                                      attributes=attributes)

@@ -1,0 +1,153 @@
+"""Fixtures: the example app as the host, on SQLite and on PostgreSQL.
+
+Every test that takes ``app`` (or ``client``, ``token``...) runs once per
+backend.  PostgreSQL comes from ``SCIM_TEST_POSTGRES_URL`` (default: the local
+server at 127.0.0.1:5432); each test session gets a database of its own,
+created and dropped here.  Without PostgreSQL those tests skip with the reason,
+except under ``CI=true``, where a missing PostgreSQL is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from example_app import create_app
+from example_app.commands import seed_data
+from example_app.models import db
+
+POSTGRES_ADMIN_URL = os.environ.get("SCIM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+SCIM = "application/scim+json"
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = sa.create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {type(exc).__name__}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session."""
+    reason = _postgres_available()
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"CI=true requires PostgreSQL: {reason}")
+        pytest.skip(reason)
+    name = f"scim_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Any]:
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test-secret"})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        seed_data()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+def issue_token(app: Any, domain: str) -> str:
+    with app.app_context():
+        state = app.extensions["scim_entitlements"]
+        org_id = state.resolve_tenant(domain, create=True)
+        _id, token = state.tokens.issue(db.session.connection(), org_id, domain)
+        db.session.commit()
+        return token
+
+
+@pytest.fixture
+def token(app: Any) -> str:
+    return issue_token(app, "gridco.example")
+
+
+class Scim:
+    """A small SCIM client over Flask's test client, sending what Okta sends."""
+
+    def __init__(self, client: Any, token: str, prefix: str = "/scim/v2") -> None:
+        self.client = client
+        self.token = token
+        self.prefix = prefix
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": SCIM}
+        headers.update(extra or {})
+        return headers
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get(self.prefix + path, headers=self.headers(kw.pop("headers", None)), **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.client.delete(self.prefix + path, headers=self.headers(kw.pop("headers", None)), **kw)
+
+    def _send(self, method: str, path: str, body: Any, content_type: str = SCIM + "; charset=utf-8",
+              **kw: Any) -> Any:
+        import json
+
+        headers = self.headers(kw.pop("headers", None))
+        headers["Content-Type"] = content_type
+        return getattr(self.client, method)(self.prefix + path, data=json.dumps(body), headers=headers, **kw)
+
+    def post(self, path: str, body: Any, **kw: Any) -> Any:
+        return self._send("post", path, body, **kw)
+
+    def put(self, path: str, body: Any, **kw: Any) -> Any:
+        return self._send("put", path, body, **kw)
+
+    def patch(self, path: str, body: Any, **kw: Any) -> Any:
+        return self._send("patch", path, body, **kw)
+
+
+@pytest.fixture
+def scim(client: Any, token: str) -> Scim:
+    return Scim(client, token)
+
+
+def new_user(scim: Scim, user_name: str = "Barbara.Jensen@example.com", **extra: Any) -> dict[str, Any]:
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": "Barbara", "familyName": "Jensen"},
+        "emails": [{"primary": True, "value": user_name, "type": "work"}],
+        "active": True,
+        **extra,
+    }
+    response = scim.post("/Users", body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()

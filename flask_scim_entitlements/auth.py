@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -114,7 +114,7 @@ class TokenStore:
         token = new_token()
         result = connection.execute(sa.insert(self.table).values(
             tenant=str(tenant), tenant_key=tenant_key, name=name, token_hash=hash_token(token, self.key),
-            hint=token[: len(TOKEN_PREFIX) + 4], created_at=datetime.now(timezone.utc).replace(tzinfo=None)))
+            hint=token[: len(TOKEN_PREFIX) + 4], created_at=datetime.now(UTC).replace(tzinfo=None)))
         return int(result.inserted_primary_key[0]), token
 
     def check(self, connection: Any, token: str) -> Principal | None:
@@ -131,7 +131,7 @@ class TokenStore:
         condition = self.table.c.id == token_id if token_id is not None else \
             self.table.c.token_hash == hash_token(token or "", self.key)
         result = connection.execute(sa.update(self.table).where(condition, self.table.c.revoked_at.is_(None))
-                                    .values(revoked_at=datetime.now(timezone.utc).replace(tzinfo=None)))
+                                    .values(revoked_at=datetime.now(UTC).replace(tzinfo=None)))
         return int(result.rowcount or 0)
 
     def list(self, connection: Any, tenant_key: str | None = None) -> list[Any]:

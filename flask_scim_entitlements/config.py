@@ -7,8 +7,9 @@ misspelled key is an error, not a silently ignored setting.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     #: Where the blueprint is mounted.  Okta rejects base URLs containing "_".

@@ -21,7 +21,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -56,7 +56,7 @@ class Changes:
 def _iso(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value.isoformat(timespec="seconds") + "Z"
     if isinstance(value, date):
         return value.isoformat()
@@ -280,7 +280,7 @@ class Store:
         self._check_unique(rt, obj, doc)
         changes = Changes()
         self._write_attributes(rt, obj, doc, None, changes, creating=True)
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         for col in (mapping.created, mapping.last_modified):
             if col is not None and getattr(obj, col.key, None) is None:
                 setattr(obj, col.key, now)
@@ -296,10 +296,10 @@ class Store:
         self._write_attributes(rt, obj, doc, touched, changes, creating=False)
         self._write_links(rt, obj, doc, changes, creating=False, touched=touched)
         if changes and rt.mapping.last_modified is not None:
-            now = datetime.now(timezone.utc).replace(tzinfo=None)
+            now = datetime.now(UTC).replace(tzinfo=None)
             previous = getattr(obj, rt.mapping.last_modified.key)
             if isinstance(previous, datetime) and previous.tzinfo is not None:
-                previous = previous.astimezone(timezone.utc).replace(tzinfo=None)
+                previous = previous.astimezone(UTC).replace(tzinfo=None)
             if isinstance(previous, datetime) and now <= previous:
                 now = previous + timedelta(microseconds=1)  # keep meta.version moving on fast writes
             setattr(obj, rt.mapping.last_modified.key, now)

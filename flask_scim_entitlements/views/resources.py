@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g, request
-from marshmallow import ValidationError
 
 from .. import signals
 from ..errors import (
@@ -25,6 +24,8 @@ from ..errors import (
     PreconditionFailedError,
 )
 from ..filters.parser import parse_attribute_list, parse_filter
+from ..normalize import normalize_patch, normalize_resource
+from ..patch import apply_patch
 from ..resource_types import GROUP_KIND, USER_KIND, ResourceType
 from ..schemas import definitions as d
 from ..schemas.messages import LIST_RESPONSE_URN, SEARCH_REQUEST_URN
@@ -166,8 +167,6 @@ def _strip_read_only(rt: ResourceType, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_resource(rt: ResourceType) -> Any:
-    from ..normalize import normalize_resource
-
     _require_writable(rt)
     body = read_json_body(_state().config.max_body_bytes)
     doc = _strip_read_only(rt, normalize_resource(body, rt.schema))
@@ -181,8 +180,6 @@ def create_resource(rt: ResourceType) -> Any:
 
 
 def replace_resource(rt: ResourceType, resource_id: str) -> Any:
-    from ..normalize import normalize_resource
-
     _require_writable(rt)
     body = read_json_body(_state().config.max_body_bytes)
     store = _store()
@@ -202,8 +199,6 @@ def replace_resource(rt: ResourceType, resource_id: str) -> Any:
 
 def patch_resource(rt: ResourceType, resource_id: str) -> Any:
     from ..handlers import scim_response
-    from ..normalize import normalize_patch
-    from ..patch import apply_patch
 
     _require_writable(rt)
     state = _state()

@@ -43,7 +43,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from functools import reduce
 from typing import Any
 
 from .errors import InvalidPathError, InvalidSyntaxError, InvalidValueError
@@ -197,8 +196,16 @@ def _removal(path: PatchPath, target: Target, value: Any, where: str) -> list[di
         values.append(element["value"])
     if not values:
         return []  # an empty list of values to remove removes nothing
-    terms: list[Filter] = [Compare(AttrPath("value"), "eq", item) for item in values]
-    return [_op("remove", replace(path, filter=reduce(Or, terms)))]
+    return [_op("remove", replace(path, filter=_any_of([Compare(AttrPath("value"), "eq", item) for item in values])))]
+
+
+def _any_of(terms: list[Filter]) -> Filter:
+    """The ``or`` of ``terms`` as a balanced tree: Entra may list thousands of members to remove, and a
+    left-deep chain that long would exceed the recursion depth of every walker of the AST."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return Or(_any_of(terms[:middle]), _any_of(terms[middle:]))
 
 
 def _parsed(text: str, schema: ResourceSchema) -> tuple[PatchPath, Target]:

@@ -320,8 +320,10 @@ class Store:
         try:
             self.session.flush()
         except IntegrityError as exc:
-            # A unique index caught what the pre-check could not (a concurrent insert).
-            raise UniquenessError(f"{rt.name} conflicts with an existing resource") from exc
+            if _is_unique_violation(exc):
+                # A unique index caught what the pre-check could not (a concurrent insert).
+                raise UniquenessError(f"{rt.name} conflicts with an existing resource") from exc
+            raise InvalidValueError(f"{rt.name}: a value the application requires is missing or invalid") from exc
 
     def _check_unique(self, rt: ResourceType, obj: Any, doc: dict[str, Any]) -> None:
         for name in ("userName",) if rt.kind == "user" else ("displayName",) if rt.kind == "group" else ():
@@ -482,6 +484,11 @@ class Store:
                                  [{assoc.owner_key.key: owner, assoc.target_key.key: key} for key in to_add])
         return to_add, to_remove
 
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code == "23505" or "UNIQUE constraint failed" in str(exc.orig) or "Duplicate entry" in str(exc.orig)
 
 
 def _python_type(column: Any) -> type | None:

@@ -72,7 +72,7 @@ from ..errors import (
     MutabilityError,
     NoTargetError,
 )
-from ..filters.ast import And, Compare, Filter, PatchPath
+from ..filters.ast import And, Compare, Filter, Or, PatchPath
 from ..filters.evaluate import element_matches
 from ..filters.parser import unparse
 from ..schemas.definitions import (
@@ -228,7 +228,7 @@ def _assign(doc: dict[str, Any], target: Target, op: str, value: Any) -> None:
     before = _read(doc, target)
     if attribute.multi_valued:
         # §3.5.2.1: "the new values are added"; §3.5.2.3: "the attribute and all values are replaced".
-        after = _added(attribute, before, new, target.label) if op == "add" else _replaced(attribute, before, new)
+        after = (_added if op == "add" else _replaced)(attribute, before, new, target.label)
     elif attribute.is_complex:
         # §3.5.2.1 / §3.5.2.3: the sub-attributes given replace or are added; the others are left unchanged.
         after = _merged(attribute, before if isinstance(before, dict) else {}, new, target.label)
@@ -252,8 +252,10 @@ def _assign_sub_attribute(doc: dict[str, Any], target: Target, value: Any) -> No
 def _update_elements(doc: dict[str, Any], target: Target, op: str, value: Any) -> None:
     """add/replace with a value filter, or of a sub-attribute of every element of a multi-valued attribute."""
     attribute, sub = target.attribute, target.sub
-    new = _checked(sub, value, target.label) if sub is not None else _checked(attribute, value, target.label,
-                                                                             element=True)
+    if sub is None:
+        new = _checked(attribute, value, target.label, element=True)
+    else:
+        new = _checked(sub, value, target.label)
     before = _read(doc, target)
     elements = _elements_of(attribute, before)
     matched = _matching(target, elements)
@@ -286,7 +288,7 @@ def _created_element(target: Target, op: str, elements: list[Any]) -> dict[str, 
     seed = _equalities(target.filter, attribute) if (op == "add" or target.sub is not None) else None
     if seed is None or (elements and not attribute.multi_valued):
         raise NoTargetError(f"no value of '{attribute.name}' matches the path '{target.label}'")
-    return _without_ignored(attribute, _checked(attribute, seed, target.label, element=True))
+    return _without_server_computed(attribute, _checked(attribute, seed, target.label, element=True))
 
 
 def _remove(doc: dict[str, Any], target: Target) -> None:
@@ -344,44 +346,46 @@ def _checked(attribute: Attribute, value: Any, label: str, *, element: bool = Fa
 
 
 def _added(attribute: Attribute, before: Any, new: list[Any], label: str) -> list[Any]:
-    elements = list(before or [])
+    elements = _Elements(attribute, before or [])
     fresh = []
     for element in new:
-        index = _find_same(attribute, elements, element)
+        index = elements.find(element)
         if index is None:
-            entry = _without_ignored(attribute, element)
+            entry = _without_server_computed(attribute, element)
             if _is_unassigned(entry):
                 continue
             elements.append(entry)
         else:
-            entry = _merged(attribute, elements[index], element, label)
-            elements[index] = entry
+            entry = _merged(attribute, elements.items[index], element, label)
+            elements.items[index] = entry
         fresh.append(entry)
-    return _settle_primary(elements, fresh)
+    return _settle_primary(elements.items, fresh)
 
 
-def _replaced(attribute: Attribute, before: Any, new: list[Any]) -> list[Any]:
-    previous = list(before or [])
-    elements: list[Any] = []
+def _replaced(attribute: Attribute, before: Any, new: list[Any], label: str) -> list[Any]:
+    previous = _Elements(attribute, before or [])
+    elements = _Elements(attribute)
     for element in new:
-        if _find_same(attribute, elements, element) is not None:
+        if elements.find(element) is not None:
             continue  # a value listed twice is kept once
-        index = _find_same(attribute, previous, element)
-        kept = _server_computed(attribute, previous[index]) if index is not None else {}
-        entry = _without_ignored(attribute, element)
-        elements.append({**kept, **entry} if attribute.is_complex else entry)
-    return _settle_primary(elements, elements)
+        index = previous.find(element)
+        if index is not None and attribute.is_complex:
+            # A value that stays is that element replaced: what the client may not change is kept.
+            elements.append(_replaced_element(attribute, previous.items[index], element, label))
+        else:
+            elements.append(_without_server_computed(attribute, element))
+    return _settle_primary(elements.items, elements.items)
 
 
 def _merged(attribute: Attribute, old: dict[str, Any], new: dict[str, Any], label: str) -> dict[str, Any]:
     """``old`` with the sub-attributes of ``new`` set; immutable ones may only be set when absent (RFC 7643 §2.2)."""
-    merged = dict(old)
+    merged = _without_server_computed(attribute, old) if _is_new_value(attribute, old, new) else dict(old)
     for name, value in new.items():
         sub = attribute.sub(name)
-        assert sub is not None  # names come from _checked
-        if _ignored(attribute, sub):
+        if _server_computed(attribute, name):
             continue
-        if sub.mutability == IMMUTABLE and not _is_unassigned(old.get(name)) and not _equivalent(old.get(name), value):
+        current = old.get(name)
+        if sub is not None and sub.mutability == IMMUTABLE and not _is_unassigned(current) and current != value:
             raise MutabilityError(f"'{attribute.name}.{name}' is immutable and already has a value (in '{label}')")
         merged[name] = value
     return merged
@@ -389,13 +393,15 @@ def _merged(attribute: Attribute, old: dict[str, Any], new: dict[str, Any], labe
 
 def _replaced_element(attribute: Attribute, old: dict[str, Any], new: dict[str, Any], label: str) -> dict[str, Any]:
     """``new`` replacing ``old``, keeping what the client may not change: server-computed and immutable values."""
-    replacement = _without_ignored(attribute, new)
+    replacement = _without_server_computed(attribute, new)
+    new_value = _is_new_value(attribute, old, new)
     for name, value in old.items():
         sub = attribute.sub(name)
         if sub is None:
             continue
-        if _ignored(attribute, sub):
-            replacement[name] = value
+        if _server_computed(attribute, name):
+            if not new_value:
+                replacement[name] = value
         elif sub.mutability == IMMUTABLE and not _is_unassigned(value):
             if name in replacement and not _equivalent(replacement[name], value):
                 raise MutabilityError(f"'{attribute.name}.{name}' is immutable and already has a value (in '{label}')")
@@ -495,19 +501,68 @@ def _from_elements(attribute: Attribute, elements: list[Any]) -> Any:
 
 
 def _matching(target: Target, elements: list[Any]) -> list[int]:
-    return [
-        index
-        for index, element in enumerate(elements)
-        if isinstance(element, dict)
-        and (target.filter is None or element_matches(target.filter, element, target.attribute))
-    ]
+    """The positions of the elements the target's filter selects (all of them without a filter)."""
+    candidates = [index for index, element in enumerate(elements) if isinstance(element, dict)]
+    if target.filter is None:
+        return candidates
+    lookup = _equality_set(target.filter, target.attribute)
+    if lookup is None:
+        return [index for index in candidates if element_matches(target.filter, elements[index], target.attribute)]
+    sub, values = lookup
+    return [index for index in candidates if _folded(sub, elements[index].get(sub.name)) in values]
 
 
-def _find_same(attribute: Attribute, elements: list[Any], element: Any) -> int | None:
-    for index, existing in enumerate(elements):
-        if _same_element(attribute, existing, element):
-            return index
-    return None
+def _equality_set(f: Filter, attribute: Attribute) -> tuple[Attribute, frozenset[str]] | None:
+    """``value eq "u1" or value eq "u2" ...`` (Entra's member removal once normalised, interop.md §6 E3) as
+    the compared sub-attribute and its folded values, so that matching thousands of members against
+    thousands of terms is a set lookup.  None for any other filter, which the evaluator then runs.  Same
+    semantics as the evaluator: text compared case-insensitively unless caseExact; "" never matches."""
+    if isinstance(f, Or):
+        left, right = _equality_set(f.left, attribute), _equality_set(f.right, attribute)
+        if left is None or right is None or left[0] is not right[0]:
+            return None
+        return left[0], left[1] | right[1]
+    if not isinstance(f, Compare) or f.op != "eq" or not isinstance(f.value, str) or f.value == "":
+        return None
+    sub = attribute.sub(f.path.attr) if f.path.urn is None and f.path.sub_attr is None else None
+    if sub is None or sub.type not in (STRING, REFERENCE, BINARY):
+        return None
+    return sub, frozenset({_folded(sub, f.value)})
+
+
+def _folded(attribute: Attribute, value: Any) -> Any:
+    return value.lower() if isinstance(value, str) and not attribute.case_exact else value
+
+
+class _Elements:
+    """The elements of a multi-valued attribute, indexed by their folded ``value`` so that finding "the same
+    value" is a lookup, not a scan: Okta's "Push Now" replaces thousands of members in one operation."""
+
+    def __init__(self, attribute: Attribute, elements: list[Any] | None = None) -> None:
+        self.attribute = attribute
+        self.items: list[Any] = []
+        self._positions: dict[Any, list[int]] = {}
+        for element in elements or []:
+            self.append(element)
+
+    def find(self, element: Any) -> int | None:
+        """The position of the element that is the same value as ``element`` (see _same_element), if any."""
+        for index in self._positions.get(self._key(element), ()):
+            if _same_element(self.attribute, self.items[index], element):
+                return index
+        return None
+
+    def append(self, element: Any) -> None:
+        self._positions.setdefault(self._key(element), []).append(len(self.items))
+        self.items.append(element)
+
+    def _key(self, element: Any) -> Any:
+        """Equal for the same value; None for elements without a (hashable) value, compared whole."""
+        compared = self.attribute.sub("value") if self.attribute.is_complex else self.attribute
+        if compared is None:
+            return None
+        value = _folded(compared, element.get("value") if isinstance(element, dict) else element)
+        return value if isinstance(value, (str, int, float, bool)) else None
 
 
 def _same_element(attribute: Attribute, a: Any, b: Any) -> bool:
@@ -515,8 +570,9 @@ def _same_element(attribute: Attribute, a: Any, b: Any) -> bool:
     if not attribute.is_complex:
         return _equal_values(attribute, a, b)
     value_sub, type_sub = attribute.sub("value"), attribute.sub("type")
-    if not isinstance(a, dict) or not isinstance(b, dict) or value_sub is None or None in (a.get("value"),
-                                                                                          b.get("value")):
+    if not isinstance(a, dict) or not isinstance(b, dict) or value_sub is None:
+        return a == b
+    if a.get("value") is None or b.get("value") is None:
         return a == b
     if not _equal_values(value_sub, a["value"], b["value"]):
         return False
@@ -525,33 +581,28 @@ def _same_element(attribute: Attribute, a: Any, b: Any) -> bool:
 
 
 def _equal_values(attribute: Attribute, a: Any, b: Any) -> bool:
-    if isinstance(a, str) and isinstance(b, str) and not attribute.case_exact:
-        return a.lower() == b.lower()
-    return a == b
+    return _folded(attribute, a) == _folded(attribute, b)
 
 
-def _ignored(attribute: Attribute, sub: Attribute) -> bool:
-    """A readOnly sub-attribute inside the value of a writable attribute is server-computed: ignored."""
-    return sub.mutability == READ_ONLY and attribute.mutability != READ_ONLY
+def _server_computed(attribute: Attribute, name: str) -> bool:
+    """Whether sub-attribute ``name`` is readOnly inside a writable attribute: the server computes it, so a
+    value sent for it is ignored (Okta's ``members[].display``, interop.md §1.5)."""
+    sub = attribute.sub(name)
+    return sub is not None and sub.mutability == READ_ONLY and attribute.mutability != READ_ONLY
 
 
-def _without_ignored(attribute: Attribute, element: Any) -> Any:
-    """``element`` without the sub-attributes the client may not set (names are canonical: see _checked)."""
+def _without_server_computed(attribute: Attribute, element: Any) -> Any:
     if not attribute.is_complex or not isinstance(element, dict):
         return element
-    return {name: item for name, item in element.items() if not _is_ignored(attribute, name)}
+    return {name: item for name, item in element.items() if not _server_computed(attribute, name)}
 
 
-def _server_computed(attribute: Attribute, element: Any) -> dict[str, Any]:
-    """The sub-attributes of a stored element that the server computes, to carry into its replacement."""
-    if not isinstance(element, dict):
-        return {}
-    return {name: item for name, item in element.items() if _is_ignored(attribute, name)}
-
-
-def _is_ignored(attribute: Attribute, name: str) -> bool:
-    sub = attribute.sub(name)
-    return sub is not None and _ignored(attribute, sub)
+def _is_new_value(attribute: Attribute, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether ``new`` points a complex value elsewhere (another manager): what the server computed from the
+    old ``value`` (the manager's ``displayName``) no longer holds."""
+    value_sub = attribute.sub("value")
+    return (value_sub is not None and new.get("value") is not None and old.get("value") is not None
+            and not _equal_values(value_sub, old["value"], new["value"]))
 
 
 def _is_unassigned(value: Any) -> bool:

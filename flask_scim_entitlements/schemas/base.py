@@ -67,6 +67,8 @@ def attr(
     field in ``fields.List``.
     """
     inner = field_cls if isinstance(field_cls, fields.Field) else field_cls(**kwargs)
+    if not multi_valued:
+        inner.required = required
     meta = {
         "caseExact": case_exact,
         "mutability": mutability,
@@ -80,7 +82,7 @@ def attr(
         "type": scim_type,
     }
     if multi_valued:
-        return fields.List(inner, metadata={_META_KEY: meta}, allow_none=True)
+        return fields.List(inner, metadata={_META_KEY: meta}, allow_none=True, required=required)
     inner.metadata = {**inner.metadata, _META_KEY: meta}
     inner.allow_none = True
     return inner

@@ -141,7 +141,9 @@ def _check_if_match(doc: dict[str, Any]) -> None:
 
 def _validate(rt: ResourceType, doc: dict[str, Any], *, partial: bool = False) -> None:
     """Type-check a document against the wire schema; every problem is a 400 naming the attribute."""
-    errors = _state().wire_schema(rt).validate(doc, partial=partial)
+    # Read-only attributes (an entitlement's ``type``) are computed, never sent: not required on input.
+    computed = tuple(a.name for a in rt.schema.core.attributes if a.mutability == d.READ_ONLY)
+    errors = _state().wire_schema(rt).validate(doc, partial=True if partial else computed)
     if errors:
         missing = [k for k, v in errors.items() if isinstance(v, list) and any("required" in str(m) for m in v)]
         if missing:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from .models import Characteristic, Org, Role, Todo, User, db
+from .models import Characteristic, Org, Role, Todo, User, UserEmail, db
 
 ROLES = [
     ("Todo-er", "todoer", "Create and complete your own todos"),
@@ -38,8 +38,9 @@ def seed_data() -> Org:
     for email, first, last, role_codes in people:
         user = db.session.scalar(db.select(User).filter_by(org_id=org.id, user_name=email))
         if user is None:
-            user = User(org_id=org.id, user_name=email, email=email, first_name=first, last_name=last,
-                        display_name=f"{first} {last}", active=True)
+            user = User(org_id=org.id, user_name=email, first_name=first, last_name=last,
+                        display_name=f"{first} {last}", active=True,
+                        emails=[UserEmail(value=email, type="work", primary=True)])
             user.set_password("password")
             user.roles = [roles[c] for c in role_codes]
             db.session.add(user)

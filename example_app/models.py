@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
@@ -18,7 +18,7 @@ db = SQLAlchemy(model_class=Base)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 group_members = sa.Table(
@@ -86,12 +86,14 @@ class User(db.Model):
     last_name: Mapped[str | None] = mapped_column(sa.String(255))
     display_name: Mapped[str | None] = mapped_column(sa.String(255))
     external_id: Mapped[str | None] = mapped_column(sa.String(255))
-    active: Mapped[bool] = mapped_column(default=True)
+    #: None when a client removed the attribute (RFC 7644 §3.5.2.2); the app treats only True as active.
+    active: Mapped[bool | None] = mapped_column(default=True)
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     org: Mapped[Org] = relationship()
+    emails: Mapped[list[UserEmail]] = relationship(cascade="all, delete-orphan", order_by="UserEmail.id")
     roles: Mapped[list[Role]] = relationship(secondary=user_roles)
     characteristics: Mapped[list[Characteristic]] = relationship(secondary=user_characteristics)
 
@@ -104,6 +106,18 @@ class User(db.Model):
     @property
     def full_name(self) -> str:
         return self.display_name or " ".join(p for p in (self.first_name, self.last_name) if p) or self.user_name
+
+
+class UserEmail(db.Model):
+    """A user's email addresses: SCIM ``emails`` (Entra sends work and other addresses)."""
+
+    __tablename__ = "user_emails"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    value: Mapped[str] = mapped_column(sa.String(255))
+    type: Mapped[str | None] = mapped_column(sa.String(50))
+    display: Mapped[str | None] = mapped_column(sa.String(255))
+    primary: Mapped[bool] = mapped_column(default=False)
 
 
 class Group(db.Model):
@@ -128,3 +142,23 @@ class Todo(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner: Mapped[User] = relationship()
+
+
+class ScimActivity(db.Model):
+    """One request to the SCIM API, shown on the admin page so provisioning is visible.
+
+    Only what is safe to show is stored: method, path (secrets in the query
+    string already redacted), status and timing; never bodies or headers.
+    """
+
+    __tablename__ = "scim_activity"
+    __table_args__ = (sa.Index("ix_scim_activity_org_id_id", "org_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The caller's org, or None when the request was not authenticated.
+    org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orgs.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(sa.String(10))
+    path: Mapped[str] = mapped_column(sa.String(2000))
+    status: Mapped[int]
+    duration_ms: Mapped[float] = mapped_column(sa.Float())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,6 +9,7 @@ from flask_scim_entitlements import (
     EntitlementType,
     Extension,
     GroupMapping,
+    MultiValued,
     RoleType,
     ScimEntitlements,
     ScimSchema,
@@ -16,7 +17,7 @@ from flask_scim_entitlements import (
     attr,
 )
 
-from .models import Characteristic, Group, Org, Role, User, db
+from .models import Characteristic, Group, Org, Role, User, UserEmail, db
 
 CHARACTERISTIC_URN = "urn:bestapps:scim:schemas:extension:todoapp:1.0:Characteristic"
 
@@ -40,7 +41,8 @@ scim = ScimEntitlements(
             "name.givenName": User.first_name,
             "name.familyName": User.last_name,
             "displayName": User.display_name,
-            "emails": User.email,
+            "emails": MultiValued(User.emails, value=UserEmail.value, type=UserEmail.type,
+                                  display=UserEmail.display, primary=UserEmail.primary),
             "active": User.active,
             "password": Attr(set=User.set_password),
         },

@@ -149,7 +149,7 @@ class ResourceMapping:
             )
 
     def bind(self, core: d.SchemaDefinition, extensions: Iterable[d.SchemaDefinition],
-             computed: Iterable[str] = ()) -> None:
+             computed: Iterable[str] | Mapping[str, set[str] | None] = ()) -> None:
         """Check the mapping against the schemas and compute the advertised (pruned) schema."""
         full = d.ResourceSchema(core, tuple(extensions))
         for col in (self.id, self.tenant, self.created, self.last_modified):
@@ -190,8 +190,9 @@ class ResourceMapping:
                 subs = mapped.setdefault(key, set())
                 if subs is not None:
                     subs.add(resolved.sub_attribute.name)  # type: ignore[union-attr]
+        # Attributes the package computes (groups, members, roles...), with the sub-attributes it fills.
         for name in computed:
-            mapped[(core.id, name)] = None
+            mapped[(core.id, name)] = computed[name] if isinstance(computed, Mapping) else None
         self.schema = _prune(full, mapped)
 
     # -- lookups used by the store and the filter compiler ------------------

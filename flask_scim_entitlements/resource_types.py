@@ -68,10 +68,10 @@ class Registry:
         self.members: Association | None = None
         self.grants: dict[str, Association] = {}  # value type name -> user<->value association
 
-        user_computed = []
+        user_computed: dict[str, set[str] | None] = {}
         if groups is not None and groups.members is not None:
             self.members = Association.of(groups.members, "GroupMapping(members=...)")
-            user_computed.append("groups")
+            user_computed["groups"] = None
         value_types: list[ValueType] = [*([roles] if roles else []), *entitlement_types]
         seen: set[str] = set()
         for vt in value_types:
@@ -83,9 +83,9 @@ class Registry:
             if vt.holders is not None:
                 self.grants[vt.name] = Association.of(vt.holders, f"{vt.name}(holders=...)")
         if roles is not None and roles.holders is not None:
-            user_computed.append("roles")
+            user_computed["roles"] = {"value", "display"}
         if any(et.holders is not None for et in entitlement_types):
-            user_computed.append("entitlements")
+            user_computed["entitlements"] = {"value", "display", "type"}
 
         users.bind(USER, (ENTERPRISE_USER,), computed=user_computed)
         self._add(ResourceType("User", "/Users", "User Account", USER_URN, users, USER_KIND))

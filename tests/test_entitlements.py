@@ -80,8 +80,9 @@ def test_value_endpoints_are_read_only_unless_the_host_enables_writes(scim: Scim
 
 def test_grant_roles_and_entitlements_on_post_with_display_filled_in(app, scim: Scim) -> None:  # type: ignore[no-untyped-def]
     roles, chars = _ids(app, Role), _ids(app, Characteristic)
-    user = new_user(scim, roles=[{"value": roles["Manager"]}],
+    user = new_user(scim, roles=[{"value": roles["Manager"], "display": "Wrong name"}],
                     entitlements=[{"value": chars["is_tall"], "type": "Characteristic"}])
+    # display is the value's displayName, whatever the client sent (interop.md §1.6).
     assert user["roles"] == [{"value": roles["Manager"], "display": "Manager"}]
     assert user["entitlements"] == [{"value": chars["is_tall"], "display": "is_tall", "type": "Characteristic"}]
     assert _grants(app, user["id"]) == ({"Manager"}, {"is_tall"})

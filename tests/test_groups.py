@@ -118,7 +118,15 @@ def test_put_replaces_membership_and_ignores_display(app: Any, scim: Scim) -> No
                                     "members": [{"value": c, "display": "whatever"}]})
     assert r.status_code == 200
     assert _members(app, gid) == {c}
-    assert [m["display"] for m in r.get_json()["members"]] == ["member2@example.com"]
+    assert r.get_json()["members"] == [{"value": c, "$ref": f"http://localhost/scim/v2/Users/{c}", "type": "User"}]
+
+
+def test_member_display_is_computed_and_returned_only_on_request(scim: Scim) -> None:
+    (a,) = _users(scim, 1)
+    gid = _group(scim, members=[a])["id"]
+    assert "display" not in scim.get(f"/Groups/{gid}").get_json()["members"][0]
+    asked = scim.get(f"/Groups/{gid}?attributes=members.value,members.display").get_json()
+    assert asked["members"] == [{"value": a, "display": "member0@example.com"}]
 
 
 def test_excluded_attributes_members_omits_members(scim: Scim) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -95,8 +95,18 @@ class FilterCompiler:
             attribute = resolved.attribute
             if not attribute.is_complex:
                 raise InvalidFilterError(f"{f.path} is not a complex attribute: it takes no [filter]")
+            if not attribute.multi_valued:
+                # A single complex value (``name[givenName eq "x"]``) lives on the resource's row: its
+                # value filter means the same filter with each path qualified (``name.givenName eq "x"``),
+                # and the value must exist: ``name[not (givenName pr)]`` is false for a user with no name.
+                exists = self._compile(ast.Present(ast.AttrPath(f.path.attr, None, f.path.urn)), None)
+                return sa.and_(exists, self._compile(_qualify(f.filter, f.path), None))
             return self._exists(resolved, lambda source: self._compile(f.filter, (attribute, source)))
         if isinstance(f, ast.Present):
+            if element is None and f.path.sub_attr is None:
+                whole = self._present_complex(f.path)
+                if whole is not None:
+                    return whole
             return self._leaf(f.path, element, lambda expr, attr: self._present(expr, attr))
         if isinstance(f, ast.Compare):
             if f.value is None:
@@ -109,6 +119,33 @@ class FilterCompiler:
                 return sa.not_(self._compile(ast.Compare(f.path, "eq", f.value), element))
             return self._leaf(f.path, element, lambda expr, attr: self._compare(expr, attr, f.op, f.value, f.path))
         raise InvalidFilterError(f"unsupported filter node {type(f).__name__}")
+
+    def _present_complex(self, path: ast.AttrPath) -> sa.ColumnElement[bool] | None:
+        """``name pr`` for a single-valued complex attribute without ``value``, else None.
+
+        RFC 7644 §3.4.2.2 (and the evaluator): such a value is present when one of its
+        sub-attributes is.  A sub-attribute that cannot be queried makes the whole test an
+        error, unless another one is constantly present (``meta.resourceType``) and decides it.
+        """
+        resolved = self._resolve(path)
+        attribute = resolved.attribute
+        if not attribute.is_complex or attribute.multi_valued or attribute.sub("value") is not None:
+            return None
+        clauses, error = [], None
+        for sub in attribute.sub_attributes:
+            if sub.returned == d.NEVER:
+                continue
+            try:
+                clause = self._compile(ast.Present(ast.AttrPath(path.attr, sub.name, path.urn)), None)
+            except InvalidFilterError as exc:
+                error = exc
+                continue
+            if clause is _TRUE:
+                return _TRUE
+            clauses.append(clause)
+        if error is not None:
+            raise error
+        return sa.or_(*clauses) if clauses else _FALSE
 
     # -- attribute resolution ----------------------------------------------
     def _resolve(self, path: ast.AttrPath) -> d.ResolvedPath:
@@ -211,14 +248,19 @@ class FilterCompiler:
                                        {"type": _Const(rt.name), "primary": _Const(None)})
                     for rt in registry.entitlement_resource_types()
                 ]
-        target = self.mapping.target(resolved)
+        # The mapping keys a multi-valued attribute by the attribute itself, so look it up without the
+        # sub-attribute of the path: ``emails.type eq "work"`` reads the same source as ``emails[...]``.
+        target = self.mapping.target(d.ResolvedPath(resolved.schema, attribute, None, resolved.is_extension))
         if isinstance(target, MultiValued):
             child = target.child_model
             correlate = sa.and_(*(remote == local for local, remote in target.parent_columns))
             return [_Source(child, correlate, dict(target.columns))]
         if target is not None and not isinstance(target, Attr):
             # A single column standing for a one-element list (e.g. ``"emails": User.email``).
-            return [_Source(None, None, {"value": target, "type": _Const("work"), "primary": _Const(True)})]
+            # The list (and so its constant "type"/"primary") exists only when the column holds a value:
+            # the store renders NULL or "" as no emails at all, so guard every element condition with it.
+            present = sa.and_(target.is_not(None), target != "")
+            return [_Source(None, present, {"value": target, "type": _Const("work"), "primary": _Const(True)})]
         raise InvalidFilterError(f"{attribute.name} cannot be filtered on")
 
     def _assoc_source(self, assoc: Association, owner_id: Any, target_mapping: Any, display: Any,
@@ -232,8 +274,8 @@ class FilterCompiler:
         clauses = []
         for source in self._sources(resolved):
             condition = build(source)
-            if source.select_from is None:  # a column on the resource's own row
-                clauses.append(condition)
+            if source.select_from is None:  # a column on the resource's own row; correlate = "it is present"
+                clauses.append(sa.and_(source.correlate, condition))
             else:
                 clauses.append(sa.exists().select_from(source.select_from).where(source.correlate, condition))
         return sa.or_(*clauses) if clauses else _FALSE
@@ -255,18 +297,32 @@ class FilterCompiler:
             return self._compare_const(expr.value, attribute, op, literal)
         if isinstance(expr, tuple):
             column, mapping = expr[1], (expr[2] if len(expr) > 2 else self.mapping)
-            if op not in ("eq", "co", "sw", "ew") or not isinstance(literal, str):
-                raise InvalidFilterError(f"{path}: only eq, ne, co, sw, ew and pr apply to ids")
+            if not isinstance(literal, str):
+                raise InvalidFilterError(f"{path}: ids are strings")
             if op != "eq":
+                # Ids are case-exact strings (RFC 7643 §3.1): co/sw/ew and gt/ge/lt/le compare their text
+                # form by code point, as the evaluator does, rather than the column's native order.
                 text = sa.cast(column, sa.String)
                 return sa.and_(column.is_not(None), self._string_op(text, op, literal, case_exact=True))
             parsed = mapping.parse_id(literal)
             return _FALSE if parsed is None else sa.and_(column.is_not(None), column == parsed)
         guard = expr.is_not(None)
         if attribute.type in (d.STRING, d.REFERENCE, d.BINARY):
+            # "" is absent (as in _present): it matches no comparison, not even "le" or "co".
+            guard = sa.and_(guard, expr != "")
             return sa.and_(guard, self._string_op(expr, op, literal, case_exact=attribute.case_exact))
         if attribute.type == d.BOOLEAN:
             return sa.and_(guard, expr == literal)
+        if attribute.type == d.DATETIME:
+            # Documents show date-times to the second (store._iso): compare what clients see, so that
+            # ``meta.lastModified eq "<the value read>"`` matches and ``gt`` it skips the resource itself.
+            floor = literal.replace(microsecond=0)
+            after = floor + timedelta(seconds=1)
+            ceiling = floor if literal == floor else after
+            exact = sa.and_(expr >= floor, expr < after) if literal == floor else _FALSE
+            comparison = {"eq": exact, "gt": expr >= after, "ge": expr >= ceiling,
+                          "lt": expr < ceiling, "le": expr < after}
+            return sa.and_(guard, comparison[op])
         comparison = {"eq": expr == literal, "gt": expr > literal, "ge": expr >= literal,
                       "lt": expr < literal, "le": expr <= literal}
         return sa.and_(guard, comparison[op])
@@ -340,13 +396,31 @@ class FilterCompiler:
         return value
 
 
+def _qualify(f: ast.Filter, parent: ast.AttrPath) -> ast.Filter:
+    """The value filter ``f`` of ``parent[...]`` with its paths rewritten to ``parent.sub``."""
+    if isinstance(f, (ast.And, ast.Or)):
+        return type(f)(_qualify(f.left, parent), _qualify(f.right, parent))
+    if isinstance(f, ast.Not):
+        return ast.Not(_qualify(f.expr, parent))
+    if isinstance(f, ast.ValuePath):
+        raise InvalidFilterError("value filters cannot be nested")
+    if f.path.urn is not None or f.path.sub_attr is not None:
+        raise InvalidFilterError(f"{f.path}: inside [...] name a sub-attribute of {parent.attr}")
+    path = ast.AttrPath(parent.attr, f.path.attr, parent.urn)
+    return ast.Present(path) if isinstance(f, ast.Present) else ast.Compare(path, f.op, f.value)
+
+
 def _display_column(mapping: Any) -> Any:
+    """The SQL expression of a resource's ``display``: its displayName, else its userName."""
+    columns = []
     for name in ("displayName", "userName"):
         resolved = mapping.schema.resolve(None, name)
         if resolved is not None:
             target = mapping.target(resolved)
             if isinstance(target, Attr):
                 target = target.column
-            if target is not None:
-                return target
-    return _Const(None)
+            if target is not None and not isinstance(target, MultiValued):
+                columns.append(target)
+    if not columns:
+        return _Const(None)
+    return columns[0] if len(columns) == 1 else sa.func.coalesce(*columns)

@@ -40,12 +40,18 @@ Choices where the RFC is silent or loose
   ``id``, ``meta`` and ``schemas`` inside a path-less value are always ignored.
   readOnly *sub-attributes inside a value* of a writable attribute (Okta's
   ``members[].display``, interop.md §1.5) are server-computed and ignored, not
-  rejected; a replacement element keeps them from the element it replaces.
+  rejected.  An element that is replaced (by a filtered ``replace``, or by a
+  full ``replace`` that lists its value again, as Okta's "Push Now" does) keeps
+  its server-computed and immutable sub-attributes; a complex value given a
+  new ``value`` (another manager) drops the server-computed ones, which
+  described the old value.
 - Two elements are "the same value" (so ``add`` merges instead of appending)
   when their ``value`` sub-attributes are equal under the sub-attribute's
   ``caseExact``, and their ``type`` too when both have one; elements without
   a ``value`` are the same only when equal.  A full ``replace`` keeps one
-  element per value.
+  element per value.  Elements are indexed by value, and a filter that is
+  only ``value eq ... or ...`` is matched as a set, so that groups with
+  thousands of members patch in linear time.
 - ``primary``: when an operation leaves several elements with
   ``primary: true``, the last one the operation set wins and the others get
   ``primary: false`` (RFC 7643 §2.4 "MUST appear no more than once").

@@ -76,7 +76,8 @@ class UserRoleSchema(ScimSchema):
     """``roles`` on a User: ``value`` is the ``id`` of a ``/Roles`` resource (interop.md §1.6)."""
 
     value = attr(fields.String, case_exact=True, description="The id of the Role.")
-    display = attr(fields.String, description="The Role's displayName.")
+    # Filled from the Role's displayName (interop.md §1.6: Okta reads value and display on GET and import).
+    display = attr(fields.String, mutability=RO, description="The Role's displayName.")
     type = attr(fields.String)
     primary = attr(fields.Boolean)
 
@@ -85,7 +86,7 @@ class UserEntitlementSchema(ScimSchema):
     """``entitlements`` on a User: ``type`` is the entitlement ResourceType's ``name``."""
 
     value = attr(fields.String, case_exact=True, description="The id of the entitlement resource.")
-    display = attr(fields.String, description="The entitlement's displayName.")
+    display = attr(fields.String, mutability=RO, description="The entitlement's displayName.")
     type = attr(fields.String, description="The name of the entitlement's ResourceType, e.g. 'License'.")
     primary = attr(fields.Boolean)
 
@@ -144,7 +145,8 @@ class EnterpriseUserSchema(ScimSchema):
 class MemberSchema(ScimSchema):
     value = attr(fields.String, case_exact=True, mutability=IMM, description="The id of the member.")
     ref = attr(Reference, data_key="$ref", attribute="$ref", case_exact=True, mutability=IMM, reference_types=("User", "Group"))
-    display = attr(fields.String, mutability=RO)
+    # Computed from the member; returned only on request: large groups are read without joining users.
+    display = attr(fields.String, mutability=RO, returned=d.REQUEST, description="The member's display name.")
     type = attr(fields.String, mutability=IMM, canonical_values=("User", "Group"))
 
 

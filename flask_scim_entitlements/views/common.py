@@ -139,14 +139,30 @@ class Projection:
                 for name, sub_value in value.items():
                     choice = self._selects(ext.id, name, schema)
                     if choice is not False:
-                        kept[name] = _subset(sub_value, choice)
+                        kept[name] = self._requested_subs(_subset(sub_value, choice), ext.id, name, schema)
                 if kept:
                     out[key] = kept
                 continue
             choice = self._selects(schema.core.id, key, schema)
             if choice is not False:
-                out[key] = _subset(value, choice)
+                out[key] = self._requested_subs(_subset(value, choice), schema.core.id, key, schema)
         return out
+
+    def _requested_subs(self, value: Any, urn: str, name: str, schema: d.ResourceSchema) -> Any:
+        """Drop sub-attributes returned "never", and those returned on "request" that were not named."""
+        resolved = schema.resolve(urn, name)
+        if resolved is None or not resolved.attribute.sub_attributes:
+            return value
+        named = {p.sub_attr.lower() for p in self.include or () if p.sub_attr and p.attr.lower() == name.lower()}
+        hidden = {s.name for s in resolved.attribute.sub_attributes
+                  if s.returned == d.NEVER or (s.returned == d.REQUEST and s.name.lower() not in named)}
+        if not hidden:
+            return value
+
+        def one(item: Any) -> Any:
+            return {k: v for k, v in item.items() if k not in hidden} if isinstance(item, dict) else item
+
+        return [one(v) for v in value] if isinstance(value, list) else one(value)
 
 
 def _subset(value: Any, choice: bool | set[str]) -> Any:

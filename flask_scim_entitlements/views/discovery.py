@@ -9,15 +9,17 @@ reads ``/ResourceTypes`` and ``/Schemas`` to discover entitlement endpoints
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from ..errors import NotFoundError
 from ..handlers import scim_response
 from ..resource_types import USER_KIND, ResourceType
 from ..schemas.definitions import SchemaDefinition
+from ..store import Store
 from ..schemas.messages import (
     LIST_RESPONSE_URN,
     ResourceTypeSchema,
@@ -94,7 +96,51 @@ def resource_type(name: str) -> Any:
     return scim_response(_resource_type_json(rt))
 
 
+#: Up to this many role or entitlement ids are published as canonicalValues of ``roles.value``.
+_MAX_HINTED_VALUES = 100
+
+
+def _value_hints(schema: SchemaDefinition) -> SchemaDefinition:
+    """Publish the ids a user's ``roles`` and ``entitlements`` may take as ``canonicalValues``.
+
+    RFC 7643 §7 calls canonical values suggestions; here they tell a client
+    which values exist (in the caller's tenant), so a generic client such as
+    scim2-tester grants real roles instead of random ones.
+    """
+    registry = _state().registry
+    if schema.id != registry.user.schema.core.id:
+        return schema
+    store = Store(_state().db.session, registry, g.scim_principal.tenant, _base())
+
+    def ids(rt: ResourceType) -> list[str]:
+        total, objs = store.search(rt, None, count=_MAX_HINTED_VALUES + 1)
+        if total > _MAX_HINTED_VALUES:
+            return []
+        return [str(getattr(obj, rt.mapping.id.key)) for obj in objs]
+
+    hints: dict[str, dict[str, tuple[str, ...]]] = {}
+    if registry.roles is not None:
+        role_rt = registry.by_name(registry.roles.name)
+        if role_rt is not None:
+            hints["roles"] = {"value": tuple(ids(role_rt))}
+    entitlement_types = registry.entitlement_resource_types()
+    if entitlement_types:
+        values = [v for rt in entitlement_types for v in ids(rt)]
+        hints["entitlements"] = {"type": tuple(rt.name for rt in entitlement_types),
+                                 "value": tuple(values) if len(values) <= _MAX_HINTED_VALUES else ()}
+    attributes = []
+    for attribute in schema.attributes:
+        subs = hints.get(attribute.name)
+        if subs:
+            attribute = replace(attribute, sub_attributes=tuple(
+                replace(sub, canonical_values=subs[sub.name]) if subs.get(sub.name) else sub
+                for sub in attribute.sub_attributes))
+        attributes.append(attribute)
+    return replace(schema, attributes=tuple(attributes))
+
+
 def _schema_json(schema: SchemaDefinition) -> dict[str, Any]:
+    schema = _value_hints(schema)
     return _schema_schema.dump({"schema": schema, "location": f"{_base()}/Schemas/{schema.id}"})
 
 

@@ -5,9 +5,8 @@ Revises: scim_0001
 Create Date: 2026-11-23 19:09:05.067884
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'todo_0001'
@@ -64,7 +63,7 @@ def upgrade():
     sa.Column('last_name', sa.String(length=255), nullable=True),
     sa.Column('display_name', sa.String(length=255), nullable=True),
     sa.Column('external_id', sa.String(length=255), nullable=True),
-    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=True),
     sa.Column('password_hash', sa.String(length=255), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),

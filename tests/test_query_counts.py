@@ -1,0 +1,156 @@
+"""The store's cost rules (store.py): a page and its links load in a constant number of statements.
+
+Statements are counted with a ``before_cursor_execute`` listener on the
+engine (one event per statement, an ``executemany`` counting once), around a
+whole request, authentication included: only the size of the data varies
+between the compared requests, so any per-row or per-member statement shows
+up as a difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+
+from example_app.models import Group, Org, Role, User, UserEmail, db, group_members, user_roles
+
+from .conftest import Scim
+
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+class Statements:
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def touching(self, table: str) -> list[str]:
+        return [text for text in self.texts if table in text.lower()]
+
+
+@contextmanager
+def counting(app: Any) -> Iterator[Statements]:
+    seen = Statements()
+
+    def listener(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        seen.texts.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+
+
+def _org_id(app: Any) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(Org.id).filter_by(domain="gridco.example"))
+
+
+def _bulk_users(app: Any, n: int, prefix: str) -> list[int]:
+    """``n`` users with two emails each, inserted in bulk; their ids."""
+    org_id = _org_id(app)
+    with app.app_context():
+        rows = [{"org_id": org_id, "user_name": f"{prefix}{i}@example.com", "email": f"{prefix}{i}@example.com",
+                 "first_name": "First", "last_name": f"Last{i}", "display_name": f"{prefix} {i}", "active": True}
+                for i in range(n)]
+        db.session.execute(sa.insert(User), rows)
+        ids = list(db.session.scalars(sa.select(User.id).where(User.user_name.like(f"{prefix}%")).order_by(User.id)))
+        db.session.execute(sa.insert(UserEmail), [
+            {"user_id": u, "value": f"{prefix}{i}@{domain}", "type": kind, "primary": kind == "work"}
+            for i, u in enumerate(ids) for domain, kind in (("example.com", "work"), ("home.example", "home"))])
+        db.session.commit()
+        return ids
+
+
+def _bulk_group(app: Any, name: str, member_ids: list[int]) -> int:
+    org_id = _org_id(app)
+    with app.app_context():
+        group = Group(org_id=org_id, name=name)
+        db.session.add(group)
+        db.session.flush()
+        if member_ids:
+            db.session.execute(sa.insert(group_members), [{"group_id": group.id, "user_id": u} for u in member_ids])
+        db.session.commit()
+        return group.id
+
+
+def _ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def test_user_list_costs_the_same_statements_for_1_10_and_100_users_with_emails_groups_and_roles(
+        app: Any, scim: Scim) -> None:
+    ids = _bulk_users(app, 120, "pager")
+    for g in range(4):
+        _bulk_group(app, f"pager-group-{g}", ids[g % 2::2])  # every user is in two groups
+    with app.app_context():
+        roles = list(db.session.scalars(sa.select(Role.id)))
+        db.session.execute(sa.insert(user_roles), [{"user_id": u, "role_id": r} for u in ids for r in roles[:2]])
+        db.session.commit()
+
+    counts = {}
+    for n in (1, 10, 100):
+        with counting(app) as seen:
+            body = _ok(scim.get(f"/Users?count={n}&filter=" + quote('userName sw "pager"')))
+        assert body["itemsPerPage"] == n
+        resource = body["Resources"][-1]
+        assert len(resource["emails"]) == 2 and len(resource["groups"]) == 2 and len(resource["roles"]) == 2
+        counts[n] = len(seen)
+    assert counts[1] == counts[10] == counts[100], counts
+
+
+def test_group_read_costs_the_same_statements_for_1_and_500_members(app: Any, scim: Scim) -> None:
+    ids = _bulk_users(app, 500, "member")
+    small = _bulk_group(app, "small", ids[:1])
+    large = _bulk_group(app, "large", ids)
+
+    counts = {}
+    for name, group_id, size in (("small", small, 1), ("large", large, 500)):
+        with counting(app) as seen:
+            body = _ok(scim.get("/Groups?filter=" + quote(f'displayName eq "{name}"')))
+        assert len(body["Resources"][0]["members"]) == size
+        with counting(app) as seen_one:
+            assert len(_ok(scim.get(f"/Groups/{group_id}"))["members"]) == size
+        counts[name] = (len(seen), len(seen_one))
+    assert counts["small"] == counts["large"], counts
+
+
+def test_group_list_excluding_members_issues_no_query_on_the_membership_table(app: Any, scim: Scim) -> None:
+    ids = _bulk_users(app, 20, "quiet")
+    _bulk_group(app, "quiet", ids)
+    with counting(app) as seen:
+        body = _ok(scim.get("/Groups?excludedAttributes=members"))
+    assert body["Resources"] and all("members" not in group for group in body["Resources"])
+    assert seen.touching("group_members") == []
+    # The control: with members, the same request does read the membership table.
+    with counting(app) as seen:
+        _ok(scim.get("/Groups"))
+    assert seen.touching("group_members")
+
+
+def test_group_patch_adding_10_or_1000_members_costs_the_same_statements(app: Any, scim: Scim) -> None:
+    ids = _bulk_users(app, 1010, "joiner")
+    counts = {}
+    for size, members in ((10, ids[:10]), (1000, ids[10:1010])):
+        group_id = _bulk_group(app, f"joiners-{size}", [])
+        body = {"schemas": [PATCH], "Operations": [
+            {"op": "add", "path": "members", "value": [{"value": str(u)} for u in members]}]}
+        with counting(app) as seen:
+            response = scim.patch(f"/Groups/{group_id}", body)
+        assert response.status_code in (200, 204), response.get_json()
+        counts[size] = len(seen)
+        with app.app_context():
+            stored = db.session.scalar(sa.select(sa.func.count()).select_from(group_members)
+                                       .where(group_members.c.group_id == group_id))
+        assert stored == size
+    assert counts[10] == counts[1000], counts

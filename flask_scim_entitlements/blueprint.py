@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from .auth import parse_authorization
+from .auth import Principal, parse_authorization
 from .errors import NotImplementedScimError, ScimError, UnauthorizedError
 from .handlers import handle_http_exception, handle_scim_error, handle_unexpected
 from .resource_types import ResourceType
@@ -33,7 +33,15 @@ def _authenticate() -> None:
     state = current_app.extensions["scim_entitlements"]
     credential = parse_authorization(request.headers.get("Authorization"), allow_basic=state.config.basic_auth)
     principal = None
-    if credential is not None and credential.secret:
+    if credential is not None and credential.token and state.jwt_verifier is not None:
+        from .oauth import looks_like_jwt
+
+        if looks_like_jwt(credential.token):
+            claimed = state.jwt_verifier.verify(credential.token)
+            if claimed is not None:
+                tenant = state.resolve_tenant(str(claimed.tenant), create=False)
+                principal = None if tenant is None else Principal(tenant=tenant, name=claimed.name)
+    if principal is None and credential is not None and credential.secret:
         for loader in state.credential_loaders:
             principal = loader(credential.secret)
             if principal is not None:
@@ -43,6 +51,8 @@ def _authenticate() -> None:
     if principal is None:
         raise UnauthorizedError("A valid token is required in the Authorization header")
     g.scim_principal = principal
+    if state.rate_limiter is not None:
+        state.rate_limiter.hit(principal.tenant)
 
 
 def _rollback(response: Any) -> Any:

@@ -36,6 +36,22 @@ DEFAULTS: dict[str, Any] = {
     "SCIM_PATCH_RESPONSE": "resource",
     #: documentationUri published in /ServiceProviderConfig.
     "SCIM_DOCUMENTATION_URI": None,
+    #: Requests allowed per tenant, in the ``limits`` notation ("600/minute"); None disables limiting.
+    "SCIM_RATE_LIMIT": None,
+    #: Where rate-limit counters live: "memory://" (one process) or "redis://host:6379/0" (shared).
+    "SCIM_RATE_LIMIT_STORAGE": "memory://",
+    #: Accept OAuth 2.0 access tokens (JWT) issued by this issuer (``iss``); None disables OAuth.
+    "SCIM_OAUTH_ISSUER": None,
+    #: The audience (``aud``) the access tokens must carry.
+    "SCIM_OAUTH_AUDIENCE": None,
+    #: Where the issuer publishes its signing keys (fetched and cached for five minutes).
+    "SCIM_OAUTH_JWKS_URL": None,
+    #: The signing keys themselves (a JWKS dict or JSON string), instead of a URL.
+    "SCIM_OAUTH_JWKS": None,
+    #: The claim naming the tenant, resolved like ``flask scim create-token --tenant``.
+    "SCIM_OAUTH_TENANT_CLAIM": "tenant",
+    #: Signature algorithms accepted.
+    "SCIM_OAUTH_ALGORITHMS": ["RS256", "ES256"],
 }
 
 
@@ -53,6 +69,14 @@ class ScimConfig:
     token_hash_key: bytes
     patch_response: str
     documentation_uri: str | None
+    rate_limit: str | None
+    rate_limit_storage: str
+    oauth_issuer: str | None
+    oauth_audience: str | None
+    oauth_jwks_url: str | None
+    oauth_jwks: Any
+    oauth_tenant_claim: str
+    oauth_algorithms: tuple[str, ...]
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> ScimConfig:
@@ -65,6 +89,9 @@ class ScimConfig:
         if config["SCIM_PATCH_RESPONSE"] not in ("resource", "no-content"):
             raise RuntimeError("SCIM_PATCH_RESPONSE must be 'resource' or 'no-content'")
         key = config["SCIM_TOKEN_HASH_KEY"] or config.get("SECRET_KEY") or ""
+        if config["SCIM_OAUTH_ISSUER"] and not config["SCIM_OAUTH_AUDIENCE"]:
+            raise RuntimeError("SCIM_OAUTH_ISSUER needs SCIM_OAUTH_AUDIENCE: an access token for another API "
+                               "must not be accepted")
         return cls(
             url_prefix=prefix,
             default_page_size=int(config["SCIM_DEFAULT_PAGE_SIZE"]),
@@ -78,4 +105,12 @@ class ScimConfig:
             token_hash_key=key.encode() if isinstance(key, str) else bytes(key),
             patch_response=config["SCIM_PATCH_RESPONSE"],
             documentation_uri=config["SCIM_DOCUMENTATION_URI"],
+            rate_limit=config["SCIM_RATE_LIMIT"],
+            rate_limit_storage=config["SCIM_RATE_LIMIT_STORAGE"],
+            oauth_issuer=config["SCIM_OAUTH_ISSUER"],
+            oauth_audience=config["SCIM_OAUTH_AUDIENCE"],
+            oauth_jwks_url=config["SCIM_OAUTH_JWKS_URL"],
+            oauth_jwks=config["SCIM_OAUTH_JWKS"],
+            oauth_tenant_claim=config["SCIM_OAUTH_TENANT_CLAIM"],
+            oauth_algorithms=tuple(config["SCIM_OAUTH_ALGORITHMS"]),
         )

@@ -51,6 +51,20 @@ class _State:
         self.config = config
         self.tokens = TokenStore(token_table(db.metadata), config.token_hash_key)
         self._wire: dict[str, Schema] = {}
+        # Optional features: their libraries are imported only when configured.
+        self.rate_limiter = None
+        if config.rate_limit:
+            from .ratelimit import RateLimiter
+
+            self.rate_limiter = RateLimiter(config.rate_limit, config.rate_limit_storage)
+        self.jwt_verifier = None
+        if config.oauth_issuer:
+            from .oauth import JwtVerifier
+
+            self.jwt_verifier = JwtVerifier(
+                issuer=config.oauth_issuer, audience=config.oauth_audience or "",
+                tenant_claim=config.oauth_tenant_claim, algorithms=list(config.oauth_algorithms),
+                jwks_url=config.oauth_jwks_url, jwks=config.oauth_jwks)
 
     @property
     def credential_loaders(self) -> list[Callable[[str], Principal | None]]:

@@ -46,7 +46,7 @@ def error_response(status: int, detail: str, scim_type: str | None = None,
 
 
 def handle_scim_error(error: ScimError) -> Any:
-    return error_response(error.status, error.detail, error.scim_type)
+    return error_response(error.status, error.detail, error.scim_type, getattr(error, "headers", None))
 
 
 def handle_http_exception(error: HTTPException) -> Any:

@@ -127,6 +127,9 @@ def _operation(raw: Any, index: int, schema: ResourceSchema) -> list[dict[str, A
         return _without_path(op, value, schema, where)
     if not isinstance(text, str):
         raise InvalidPathError(f"{where}: 'path' must be a string")
+    single = _single_app_role(op, text, value, schema)
+    if single is not None:
+        return single
     path, target = _parsed(text, schema)
     if op == "remove":
         return _removal(path, target, value, where)
@@ -157,6 +160,40 @@ def _without_path(op: str, value: Any, schema: ResourceSchema, where: str) -> li
         operations.append(_op(op, None, attributes))
     operations.extend(_op("remove", path) for path in _cleared(op, plain, schema))
     return operations + expanded
+
+
+def _single_app_role(op: str, text: str, value: Any, schema: ResourceSchema) -> list[dict[str, Any]] | None:
+    """Entra's SingleAppRoleAssignment mapping sends ``roles[primary eq "True"].value`` (interop.md §6 E8).
+
+    When the server keeps no per-grant ``primary`` flag (roles backed by a
+    relationship), a user in that mode holds exactly one app role, and the path
+    names it: ``replace``/``add`` make the user's roles exactly ``[value]``,
+    ``remove`` clears them.  Where ``roles.primary`` is stored, the RFC path
+    logic applies unchanged.
+    """
+    try:
+        path = parse_path(text)
+    except InvalidPathError:
+        return None
+    roles = schema.top_level(path.attr.attr)
+    f = path.filter
+    if (
+        roles is None
+        or not _is_roles(roles)
+        or roles.sub("primary") is not None
+        or path.sub_attr is None
+        or path.sub_attr.lower() != "value"
+        or not isinstance(f, Compare)
+        or f.op != "eq"
+        or f.path.attr.lower() != "primary"
+        or str(f.value).lower() != "true"
+    ):
+        return None
+    whole = PatchPath(AttrPath(roles.name))
+    if op == "remove":
+        return [_op("remove", whole)]
+    role = (_entra_role(value) if isinstance(value, str) else None) or {"value": value}
+    return [_op("replace", whole, _value(roles, [{"value": role["value"]}]))]
 
 
 def _keyed_operation(op: str, key: str, item: Any, schema: ResourceSchema) -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Peer SCIM servers for the benchmark."""

@@ -1,0 +1,1 @@
+"""The Django app holding the SCIM-enabled user and group models."""

@@ -1,7 +1,7 @@
 """The floor: a bare Flask + SQLAlchemy app doing Okta's lookup and nothing else.
 
 ``GET /Users?filter=userName eq "..."`` runs the one indexed query (``org_id`` and
-``lower(user_name)``, index created by the seed) and returns a minimal JSON list.
+``lower(user_name)``, the example app's own index) and returns a minimal JSON list.
 Authentication is a static bearer token compared in constant time (no database).
 No SCIM parsing, no schema, no serialisation framework: what any SCIM server must
 at least do for this request.  Served with the same gunicorn settings as ours.

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from .population import TENANT, group_member, patch_runs, patch_sizes, user_name
 
 #: The index the floor's lookup uses; the product's migrations do not create it (see README).
-LOWER_INDEX = "ix_bench_users_org_lower_user_name"
 BATCH = 10_000
 
 
@@ -94,7 +93,7 @@ def seed(database_url: str, users: int, groups: int, secret_key: str) -> Populat
             user_rows, email_rows, role_rows, char_rows = [], [], [], []
             for i in range(1, users + 1):
                 user_rows.append({
-                    "id": i, "org_id": pop.org_id, "user_name": user_name(i), "email": user_name(i),
+                    "id": i, "org_id": pop.org_id, "user_name": user_name(i),
                     "first_name": f"First{i}", "last_name": f"Last{i}", "display_name": f"First{i} Last{i}",
                     "external_id": f"okta-{i:08d}", "active": True, "password_hash": None,
                     "created_at": now, "updated_at": now})
@@ -128,7 +127,6 @@ def seed(database_url: str, users: int, groups: int, secret_key: str) -> Populat
             for batch in _batches(member_rows):
                 conn.execute(sa.insert(group_members), batch)
 
-            conn.execute(sa.text(f"CREATE INDEX {LOWER_INDEX} ON users (org_id, lower(user_name))"))
             if conn.dialect.name == "postgresql":
                 for table in ("users", "user_emails", "groups", "roles", "characteristics"):
                     conn.execute(sa.text(

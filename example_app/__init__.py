@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import Migrate
 
@@ -32,8 +33,16 @@ def _with_scim_branch(config: Any) -> Any:
     import flask_scim_entitlements.migrations as scim_migrations
 
     ours = str(MIGRATIONS / "versions")
+    config.set_main_option("path_separator", "space")
     config.set_main_option("version_locations", f"{ours} {scim_migrations.VERSIONS}")
     return config
+
+
+def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -52,6 +61,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            # Every SCIM request writes an activity row: WAL lets readers go on while one worker commits.
+            sa.event.listen(db.engine, "connect", _sqlite_wal)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     scim.init_app(app)
 

@@ -60,7 +60,7 @@ class Role(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(100), unique=True)
     description: Mapped[str | None] = mapped_column(sa.String(1000))
-    #: The permission this role grants in the app (see example_app.permissions).
+    #: The permission this role grants in the app (see example_app.web.PERMISSIONS).
     code: Mapped[str] = mapped_column(sa.String(50), unique=True)
 
 
@@ -76,12 +76,16 @@ class Characteristic(db.Model):
 
 class User(db.Model):
     __tablename__ = "users"
-    __table_args__ = (sa.UniqueConstraint("org_id", "user_name", name="uq_users_org_user_name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "user_name", name="uq_users_org_user_name"),
+        # Okta looks users up by userName case-insensitively before every write (lower(user_name) = ...),
+        # and userName is unique per org case-insensitively (interop.md §0.5).
+        sa.Index("ix_users_org_lower_user_name", "org_id", sa.func.lower(sa.column("user_name")), unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
     user_name: Mapped[str] = mapped_column(sa.String(255))
-    email: Mapped[str | None] = mapped_column(sa.String(255))
     first_name: Mapped[str | None] = mapped_column(sa.String(255))
     last_name: Mapped[str | None] = mapped_column(sa.String(255))
     display_name: Mapped[str | None] = mapped_column(sa.String(255))
@@ -122,6 +126,8 @@ class UserEmail(db.Model):
 
 class Group(db.Model):
     __tablename__ = "groups"
+    # Entra requires unique group names; Okta matches pushed groups by displayName (interop.md §1.5, §5).
+    __table_args__ = (sa.Index("ix_groups_org_lower_name", "org_id", sa.func.lower(sa.column("name")), unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
     name: Mapped[str] = mapped_column(sa.String(255))

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
 
 from . import activity
-from .models import ScimActivity, Todo, User, db
+from .models import ScimActivity, Todo, User, UserEmail, db
 
 bp = Blueprint("web", __name__)
 
@@ -111,7 +111,8 @@ def sign_in() -> Any:
     password = request.form.get("password", "")
     # The same address may exist in several orgs: the password picks the account.
     candidates = db.session.scalars(db.select(User).where(
-        db.or_(db.func.lower(User.user_name) == email, db.func.lower(User.email) == email)).order_by(User.id))
+        db.or_(db.func.lower(User.user_name) == email,
+               User.emails.any(db.func.lower(UserEmail.value) == email))).order_by(User.id))
     user = next((u for u in candidates if u.check_password(password)), None)
     if user is None:
         flash("Wrong email or password.", "error")

@@ -214,7 +214,8 @@ class ResourceMapping:
             return text
         if kind is int:
             # Only the canonical form is an id ("012" is not "12"), and only within the column's range.
-            if not text.isdigit() and not (text.startswith("-") and text[1:].isdigit()):
+            digits = text[1:] if text.startswith("-") else text
+            if not (digits.isascii() and digits.isdigit()):  # "¹".isdigit() is True, int("¹") fails
                 return None
             value = int(text)
             bits = 16 if isinstance(self.id.type, sa.SmallInteger) else 64 if isinstance(

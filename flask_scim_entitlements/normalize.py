@@ -46,7 +46,7 @@ from dataclasses import replace
 from typing import Any
 
 from .errors import InvalidPathError, InvalidSyntaxError, InvalidValueError
-from .filters.ast import And, AttrPath, Compare, Filter, Not, Or, PatchPath
+from .filters.ast import And, AttrPath, Compare, Filter, Not, Or, PatchPath, balanced
 from .filters.parser import parse_path
 from .patch.engine import OPERATIONS, Target, resolve_target
 from .schemas.definitions import BOOLEAN, STRING, Attribute, ResourceSchema, SchemaDefinition
@@ -233,16 +233,7 @@ def _removal(path: PatchPath, target: Target, value: Any, where: str) -> list[di
         values.append(element["value"])
     if not values:
         return []  # an empty list of values to remove removes nothing
-    return [_op("remove", replace(path, filter=_any_of([Compare(AttrPath("value"), "eq", item) for item in values])))]
-
-
-def _any_of(terms: list[Filter]) -> Filter:
-    """The ``or`` of ``terms`` as a balanced tree: Entra may list thousands of members to remove, and a
-    left-deep chain that long would exceed the recursion depth of every walker of the AST."""
-    if len(terms) == 1:
-        return terms[0]
-    middle = len(terms) // 2
-    return Or(_any_of(terms[:middle]), _any_of(terms[middle:]))
+    return [_op("remove", replace(path, filter=balanced([Compare(AttrPath("value"), "eq", item) for item in values], Or)))]
 
 
 def _parsed(text: str, schema: ResourceSchema) -> tuple[PatchPath, Target]:

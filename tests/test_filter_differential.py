@@ -116,7 +116,10 @@ def _populate(app: Any, seed: int = 7, size: int = 24) -> int:
         def maybe(pool: tuple, absent: tuple = (None, "")) -> Any:
             return rng.choice((*pool, *absent))
 
-        names = list(s.USER_NAMES) + [f"{rng.choice(s.USER_NAMES)}{i}" for i in range(size)]
+        # userName is unique per org case-insensitively (the example app's index): keep the first of
+        # each case-variant in the pool; filters in other cases still exercise case-insensitive eq.
+        distinct = list({name.lower(): name for name in reversed(s.USER_NAMES)}.values())[::-1]
+        names = distinct + [f"{rng.choice(s.USER_NAMES)}{i}" for i in range(size)]
         for i in range(size):
             # Sub-second parts, as real timestamps have: documents show whole seconds.
             created = _instant(rng.choice(s.DATETIMES)).replace(microsecond=rng.choice((0, 0, 1, 500000, 999999)))

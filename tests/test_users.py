@@ -227,3 +227,10 @@ def test_unimplemented_endpoints_answer_501(scim: Scim) -> None:
     assert scim.post("/Bulk", {}).status_code == 501
     assert scim.get("/Me").status_code == 501
     assert scim.post("/.search", {}).status_code == 501
+
+
+def test_ids_that_are_not_canonical_integers_are_404_not_500(scim: Scim) -> None:
+    for odd in ("¹", "０1", "012", "1.0", "-0", "99999999999999999999", "%00"):
+        r = scim.get(f"/Users/{odd}")
+        assert r.status_code == 404, odd
+        assert r.get_json()["status"] == "404"

@@ -11,7 +11,6 @@ Nothing here imports Flask or SQLAlchemy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 # Comparison operators of RFC 7644 §3.4.2.2, lower-cased.
 COMPARISON_OPERATORS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
@@ -19,7 +18,7 @@ COMPARISON_OPERATORS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt"
 #: A filter literal: a JSON string, true/false, null, or a JSON number.  Date-times
 #: arrive as strings (the grammar has no date literal) and are interpreted by the
 #: back ends according to the attribute's type.
-Literal = Union[str, bool, int, float, None]
+Literal = str | bool | int | float | None
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,27 @@ class ValuePath:
     filter: Filter
 
 
-Filter = Union[Compare, Present, And, Or, Not, ValuePath]
+Filter = Compare | Present | And | Or | Not | ValuePath
+
+
+def balanced(terms: list[Filter], node: type[And] | type[Or]) -> Filter:
+    """``terms`` joined by ``node`` (And or Or) as a balanced tree.
+
+    ``and``/``or`` are associative, so the shape does not change the meaning; a
+    balanced tree keeps a chain of n terms log2(n) deep, so that a long chain
+    (an IdP OR-ing many ids) never exhausts the recursion of the tree's walkers.
+    """
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return node(balanced(terms[:middle], node), balanced(terms[middle:], node))
+
+
+def flattened(f: Filter, node: type[And] | type[Or]) -> list[Filter]:
+    """The operands of the ``node`` chain at the top of ``f``."""
+    if isinstance(f, node):
+        return flattened(f.left, node) + flattened(f.right, node)
+    return [f]
 
 
 @dataclass(frozen=True)
@@ -111,4 +130,6 @@ __all__ = [
     "PatchPath",
     "Present",
     "ValuePath",
+    "balanced",
+    "flattened",
 ]

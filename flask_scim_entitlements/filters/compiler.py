@@ -330,11 +330,13 @@ class FilterCompiler:
     def _string_op(self, expr: Any, op: str, literal: str, *, case_exact: bool) -> Any:
         if not case_exact:
             expr, literal = sa.func.lower(expr), literal.lower()
-        if self.dialect == "postgresql":
-            expr = expr.collate("C")  # code-point order, as Python compares strings
         if op == "eq":
+            # No COLLATE here: equality is the same under any deterministic collation, and a COLLATE
+            # would keep PostgreSQL from using an index on lower(user_name) (a full scan per Okta lookup).
             return expr == literal
         if op in ("gt", "ge", "lt", "le"):
+            if self.dialect == "postgresql":
+                expr = expr.collate("C")  # code-point order, as Python compares strings
             return {"gt": expr > literal, "ge": expr >= literal, "lt": expr < literal, "le": expr <= literal}[op]
         if self.dialect == "sqlite" and case_exact:
             # SQLite's LIKE ignores ASCII case: compare exactly with instr/substr instead.

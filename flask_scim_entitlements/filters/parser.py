@@ -26,9 +26,24 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import Any
 
 from ..errors import InvalidFilterError, InvalidPathError, InvalidValueError
-from .ast import COMPARISON_OPERATORS, And, AttrPath, Compare, Filter, Literal, Not, Or, PatchPath, Present, ValuePath
+from .ast import (
+    COMPARISON_OPERATORS,
+    And,
+    AttrPath,
+    Compare,
+    Filter,
+    Literal,
+    Not,
+    Or,
+    PatchPath,
+    Present,
+    ValuePath,
+    balanced,
+    flattened,
+)
 from .lexer import Token, TokenKind, quote, tokenize
 
 #: The largest ``max_depth`` accepted: deep enough for any real filter, shallow
@@ -135,21 +150,28 @@ class _Parser:
     # Each rule returns (node, depth of the node's subtree).
 
     def filter(self) -> tuple[Filter, int]:
-        """``FILTER = FILTER "or" FILTER / ...``: an ``or`` chain of ``and`` chains, left-associative."""
-        left, depth = self.conjunction()
-        while self.at_keyword("or"):
-            operator = self.advance()
-            right, right_depth = self.conjunction()
-            left, depth = Or(left, right), self.deeper(max(depth, right_depth), operator)
-        return left, depth
+        """``FILTER = FILTER "or" FILTER / ...``: an ``or`` chain of ``and`` chains."""
+        return self.chain("or", self.conjunction, Or)
 
     def conjunction(self) -> tuple[Filter, int]:
-        left, depth = self.term()
-        while self.at_keyword("and"):
+        return self.chain("and", self.term, And)
+
+    def chain(self, keyword: str, operand: Any, node: type[And] | type[Or]) -> tuple[Filter, int]:
+        """Operands joined by ``keyword``, built as a balanced tree (see :func:`.ast.balanced`):
+        a chain of n terms is log2(n) levels deep, so long ``or`` lists of ids stay within max_depth."""
+        first, depth = operand()
+        terms, depths, operator = [first], [depth], None
+        while self.at_keyword(keyword):
             operator = self.advance()
-            right, right_depth = self.term()
-            left, depth = And(left, right), self.deeper(max(depth, right_depth), operator)
-        return left, depth
+            term, term_depth = operand()
+            terms.append(term)
+            depths.append(term_depth)
+        if operator is None:
+            return first, depth
+        depth = max(depths)
+        for _ in range(math.ceil(math.log2(len(terms)))):
+            depth = self.deeper(depth, operator)
+        return balanced(terms, node), depth
 
     def term(self) -> tuple[Filter, int]:
         """``*1"not" "(" valFilter ")"`` / ``"(" valFilter ")"`` / ``attrExp`` / ``valuePath``."""
@@ -337,14 +359,18 @@ def unparse(f: Filter) -> str:
     if isinstance(f, ValuePath):
         return f"{f.path}[{unparse(f.filter)}]"
     keyword = "and" if isinstance(f, And) else "or"
-    return f"{_operand(f.left, f, right=False)} {keyword} {_operand(f.right, f, right=True)}"
+    terms = flattened(f, type(f))
+    if balanced(terms, type(f)) == f:
+        # The parser builds a chain as a balanced tree: this one reads back from the flat chain.
+        return f" {keyword} ".join(_operand(t, f, same_wraps=False) for t in terms)
+    return f"{_operand(f.left, f, same_wraps=True)} {keyword} {_operand(f.right, f, same_wraps=True)}"
 
 
-def _operand(child: Filter, parent: And | Or, *, right: bool) -> str:
-    """An operand of ``and``/``or``, parenthesized where precedence or left-associativity requires."""
+def _operand(child: Filter, parent: And | Or, *, same_wraps: bool) -> str:
+    """An operand of ``and``/``or``, parenthesized where precedence (or the tree's shape) requires."""
     text = unparse(child)
     child_rank, parent_rank = _PRECEDENCE.get(type(child), 3), _PRECEDENCE[type(parent)]
-    if child_rank < parent_rank or (right and child_rank == parent_rank):
+    if child_rank < parent_rank or (same_wraps and child_rank == parent_rank):
         return f"({text})"
     return text
 

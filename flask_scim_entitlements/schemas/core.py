@@ -32,7 +32,7 @@ class NameSchema(ScimSchema):
 
 
 def _multi_value_schema(name: str, *, types: tuple[str, ...], value_type: type[fields.Field] = fields.String,
-                        value_case_exact: bool = False) -> type[ScimSchema]:
+                        value_case_exact: bool = False) -> type[ScimSchema]:  # noqa: E501
     """The ``value``/``display``/``type``/``primary`` shape of RFC 7643 §2.4 attributes."""
     return type(
         name,

@@ -48,23 +48,48 @@ def read_json_body(max_bytes: int) -> dict[str, Any]:
         raise InvalidSyntaxError(f"The body is not valid JSON: {exc}"[:300]) from None
     if not isinstance(body, dict):
         raise InvalidSyntaxError("The body must be a JSON object")
+    if b"\\u" in raw:  # only JSON escapes can produce NUL or a lone surrogate
+        check_text(body)
     return body
+
+
+def check_text(value: Any) -> None:
+    """Reject text no database stores: NUL characters and lone UTF-16 surrogates.
+
+    JSON lets a client write both as escapes (``"\\u0000"``, ``"\\ud800"``); PostgreSQL
+    refuses NUL in text and no driver can encode a lone surrogate, so they are a
+    400 here rather than a 500 at the database.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or any(0xD800 <= ord(ch) <= 0xDFFF for ch in item):
+                raise InvalidValueError("text may not contain NUL characters or unpaired surrogates")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def page_params(args: Any, default_count: int, max_count: int) -> tuple[int, int]:
     """RFC 7644 §3.4.2.4: startIndex < 1 is 1; a negative count is 0; count is capped at the maximum."""
     start = _int_param(args, "startIndex", 1)
     count = _int_param(args, "count", default_count)
-    return max(start, 1), min(max(count, 0), max_count)
+    # Past 2**31 no result exists anyway; clamping keeps the OFFSET within every database's range.
+    return min(max(start, 1), 2**31 - 1), min(max(count, 0), max_count)
 
 
 def _int_param(args: Any, name: str, default: int) -> int:
     raw = args.get(name)
     if raw is None or raw == "":
         return default
+    if isinstance(raw, bool):
+        raise InvalidValueError(f"{name} must be an integer, got {raw!r}")
     try:
         return int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidValueError(f"{name} must be an integer, got {raw!r}") from None
 
 

@@ -19,13 +19,13 @@ from ..errors import NotFoundError
 from ..handlers import scim_response
 from ..resource_types import USER_KIND, ResourceType
 from ..schemas.definitions import SchemaDefinition
-from ..store import Store
 from ..schemas.messages import (
     LIST_RESPONSE_URN,
     ResourceTypeSchema,
     SchemaResourceSchema,
     ServiceProviderConfigSchema,
 )
+from ..store import Store
 
 _resource_type_schema = ResourceTypeSchema()
 _schema_schema = SchemaResourceSchema()

@@ -17,12 +17,14 @@ from flask import current_app, g, request
 
 from .. import signals
 from ..errors import (
+    InvalidFilterError,
     InvalidSyntaxError,
     InvalidValueError,
     MutabilityError,
     NotImplementedScimError,
     PreconditionFailedError,
 )
+from ..filters import ast
 from ..filters.parser import parse_attribute_list, parse_filter
 from ..normalize import normalize_patch, normalize_resource
 from ..patch import apply_patch
@@ -30,7 +32,7 @@ from ..resource_types import GROUP_KIND, USER_KIND, ResourceType
 from ..schemas import definitions as d
 from ..schemas.messages import LIST_RESPONSE_URN, SEARCH_REQUEST_URN
 from ..store import Changes, Store
-from .common import Projection, page_params, read_json_body
+from .common import Projection, check_text, page_params, read_json_body
 
 _READ_ONLY_TOP = ("id", "meta", "groups")
 
@@ -60,11 +62,36 @@ def _respond_one(rt: ResourceType, doc: dict[str, Any], status: int = 200,
     return scim_response(body, status, headers)
 
 
-def _filter(text: str | None) -> Any:
-    if text is None or not text.strip():
+def _filter(text: Any) -> Any:
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise InvalidFilterError("filter must be a string")
+    if not text.strip():
         return None
     config = _state().config
-    return parse_filter(text, max_length=config.max_filter_length, max_depth=config.max_filter_depth)
+    parsed = parse_filter(text, max_length=config.max_filter_length, max_depth=config.max_filter_depth)
+    try:
+        check_text([text, *_literals(parsed)])
+    except InvalidValueError as exc:
+        raise InvalidFilterError(exc.detail) from None
+    return parsed
+
+
+def _literals(f: Any) -> list[Any]:
+    """The literal values of a filter (JSON escapes in them may hide NUL or lone surrogates)."""
+    out, stack = [], [f]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Compare):
+            out.append(node.value)
+        elif isinstance(node, (ast.And, ast.Or)):
+            stack += [node.left, node.right]
+        elif isinstance(node, ast.Not):
+            stack.append(node.expr)
+        elif isinstance(node, ast.ValuePath):
+            stack.append(node.filter)
+    return out
 
 
 def _sort(rt: ResourceType, sort_by: Any, sort_order: Any) -> tuple[Any, bool]:
@@ -106,7 +133,8 @@ def list_resources(rt: ResourceType) -> Any:
 def search_resources(rt: ResourceType) -> Any:
     """``POST /{endpoint}/.search`` (RFC 7644 §3.4.3): the same query, in a body."""
     body = read_json_body(_state().config.max_body_bytes)
-    if SEARCH_REQUEST_URN not in (body.get("schemas") or []):
+    schemas = body.get("schemas")
+    if not isinstance(schemas, list) or SEARCH_REQUEST_URN not in schemas:
         raise InvalidSyntaxError(f"a search request must list {SEARCH_REQUEST_URN} in schemas")
     params = {k: body.get(k) for k in ("filter", "startIndex", "count", "sortBy", "sortOrder")}
     return _list(rt, params, Projection.from_values(body.get("attributes"), body.get("excludedAttributes")))

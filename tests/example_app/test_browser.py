@@ -38,6 +38,7 @@ def unavailable(reason: str) -> None:
 
 try:
     from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
@@ -105,10 +106,15 @@ def wait(driver: Any) -> Any:
 
 
 def submit(driver: Any, button: Any) -> None:
-    """Click a form button and wait for the page it posts to (the old page goes stale)."""
-    old = driver.find_element(By.TAG_NAME, "html")
+    """Click a form button and wait until the page it leads to has loaded.
+
+    The old page is marked with a window variable that the new page does not have; while the
+    navigation is under way, chromedriver may answer with transient errors, which are retried.
+    """
+    driver.execute_script("window.oldPage = true")
     button.click()
-    wait(driver).until(ec.staleness_of(old))
+    WebDriverWait(driver, TIMEOUT, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return !window.oldPage && document.readyState === 'complete'"))
 
 
 def sign_in(driver: Any, live: Live, email: str) -> None:

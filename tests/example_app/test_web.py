@@ -62,7 +62,7 @@ def other_org_with_todo(app: Any) -> int:
         org = Org(domain="acme.example", name="Acme")
         db.session.add(org)
         db.session.flush()
-        boss = User(org_id=org.id, user_name="boss@acme.example", email="boss@acme.example", active=True)
+        boss = User(org_id=org.id, user_name="boss@acme.example", active=True)
         boss.set_password("password")
         boss.roles = list(db.session.scalars(db.select(Role)))
         db.session.add(boss)

@@ -117,10 +117,11 @@ def test_not_binds_tighter_than_and():
     assert parse_filter("not (a pr) and b pr") == And(Not(a), b)
 
 
-def test_and_or_chains_are_left_associative():
-    a, b, c = (Present(AttrPath(name)) for name in "abc")
-    assert parse_filter("a pr and b pr and c pr") == And(And(a, b), c)
-    assert parse_filter("a pr or b pr or c pr") == Or(Or(a, b), c)
+def test_and_or_chains_are_built_as_balanced_trees():
+    a, b, c, d = (Present(AttrPath(name)) for name in "abcd")
+    assert parse_filter("a pr and b pr and c pr") == And(a, And(b, c))
+    assert parse_filter("a pr or b pr or c pr or d pr") == Or(Or(a, b), Or(c, d))
+    assert parse_filter("(a pr and b pr) and c pr") == And(And(a, b), c)
 
 
 def test_parentheses_override_precedence():
@@ -281,17 +282,20 @@ def test_nesting_deeper_than_max_depth_is_rejected(text, depth):
         parse_filter(text, max_depth=depth - 1)
 
 
-def test_an_and_chain_counts_towards_max_depth():
-    chain = " and ".join(["title pr"] * 32)  # 31 And nodes above the deepest leaf: depth 32
-    assert parse_filter(chain, max_depth=32)
-    with pytest.raises(InvalidFilterError, match=r"nested more than 32 levels deep at position \d+"):
-        parse_filter(chain + " or title pr", max_depth=32)
+def test_a_chain_counts_log2_of_its_length_towards_max_depth():
+    # An IdP may OR hundreds of ids: 1,000 terms are a balanced tree 10 levels above the leaves.
+    chain = " or ".join(f'id eq "{i}"' for i in range(1000))
+    assert parse_filter(chain, max_length=len(chain), max_depth=11)
+    with pytest.raises(InvalidFilterError, match=r"nested more than 10 levels deep at position \d+"):
+        parse_filter(chain, max_length=len(chain), max_depth=10)
 
 
 def test_huge_inputs_are_rejected_without_recursion_errors():
-    for text in ["(" * 100_000, "not (" * 20_000, " and ".join(["a pr"] * 10_000), "[" * 50_000, "x[" * 50_000]:
+    for text in ["(" * 100_000, "not (" * 20_000, "[" * 50_000, "x[" * 50_000]:
         with pytest.raises(InvalidFilterError):
             parse_filter(text, max_length=len(text))
+    chain = " and ".join(["a pr"] * 10_000)
+    assert parse_filter(chain, max_length=len(chain))  # 14 levels deep, not 10,000
 
 
 def test_max_depth_above_the_supported_limit_is_a_programming_error():
@@ -332,12 +336,13 @@ def test_unparse_then_parse_returns_the_same_tree(f):
     assert parse_filter(unparse(f)) == f
 
 
-def test_unparse_parenthesizes_right_nested_chains_and_lower_precedence_operands():
+def test_unparse_writes_balanced_chains_flat_and_parenthesizes_other_shapes():
     a, b, c = (Present(AttrPath(name)) for name in "abc")
-    assert unparse(And(a, And(b, c))) == "a pr and (b pr and c pr)"
+    assert unparse(And(a, And(b, c))) == "a pr and b pr and c pr"
+    assert unparse(And(And(a, b), c)) == "(a pr and b pr) and c pr"
     assert unparse(And(Or(a, b), c)) == "(a pr or b pr) and c pr"
     assert unparse(Or(And(a, b), c)) == "a pr and b pr or c pr"
-    assert unparse(Or(a, Or(b, c))) == "a pr or (b pr or c pr)"
+    assert unparse(Or(a, Or(b, c))) == "a pr or b pr or c pr"
 
 
 def test_unparse_renders_literals_as_json():

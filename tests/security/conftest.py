@@ -1,0 +1,277 @@
+"""Shared pieces of the security and reliability suite.
+
+- :func:`snapshot`: every row of the SCIM-managed tables, to prove a rejected
+  request changed nothing.
+- :func:`assert_scim_error`: a 4xx/5xx body is an RFC 7644 §3.12 Error whose
+  ``status`` is the HTTP status as a string.
+- ``fuzz_counter``: a session-scoped count of the cases fuzzed, printed at the
+  end of the session (visible with ``-s``).
+- ``served``: the example app under gunicorn (several worker processes) on a
+  fresh PostgreSQL database built with ``flask_migrate.upgrade()`` and seeded;
+  the server is always terminated.  Skips without PostgreSQL, except under
+  ``CI=true`` (via the ``postgres_url`` fixture of ``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from example_app import create_app
+from example_app.commands import seed_data
+from example_app.models import db
+
+from ..conftest import issue_token
+
+ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SCIM = "application/scim+json"
+TENANT = "gridco.example"
+SECRET = "security-suite-secret"
+#: The tables whose rows SCIM requests create, change and delete.
+TABLES = ("users", "user_emails", "groups", "group_members", "user_roles", "user_characteristics")
+REPO = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def snapshot(app: Any) -> dict[str, list[str]]:
+    """Every row of :data:`TABLES`, as sorted reprs (rows with NULLs sort too)."""
+    with app.app_context(), db.engine.connect() as conn:
+        return {t: sorted(repr(tuple(row)) for row in conn.execute(sa.text(f"SELECT * FROM {t}"))) for t in TABLES}
+
+
+def assert_scim_error(status: int, body: bytes, context: str = "") -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise AssertionError(f"{status} body is not JSON: {body[:300]!r}\n{context}") from None
+    assert isinstance(payload, dict), f"{status} body is not an object: {payload!r}\n{context}"
+    assert ERROR_URN in (payload.get("schemas") or []), f"{status} body lacks the Error URN: {payload}\n{context}"
+    assert payload.get("status") == str(status), f"Error status {payload.get('status')!r} != {status}\n{context}"
+    return payload
+
+
+# --- the fuzz counter --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def fuzz_counter() -> Iterator[Counter[str]]:
+    counter: Counter[str] = Counter()
+    yield counter
+    if counter:
+        total = sum(v for k, v in counter.items() if not k.startswith("status:"))
+        lines = [f"  {k}: {v}" for k, v in sorted(counter.items()) if not k.startswith("status:")]
+        statuses = ", ".join(f"{k[7:]}={v}" for k, v in sorted(counter.items()) if k.startswith("status:"))
+        print("\n==== security fuzz summary ====")
+        print("\n".join(lines))
+        print(f"  responses by status: {statuses}")
+        print(f"  TOTAL cases fuzzed: {total}")
+
+
+# --- HTTP over a real socket ------------------------------------------------------------------------
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+def http_request(host: str, port: int, method: str, path: str, body: Any = None, token: str | None = None,
+                 headers: dict[str, str] | None = None, timeout: float = 30.0) -> Reply:
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        h = {"Accept": SCIM}
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            h["Content-Type"] = SCIM
+        h.update(headers or {})
+        conn.request(method, path, body=data, headers=h)
+        resp = conn.getresponse()
+        payload = resp.read()
+        return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload)
+    finally:
+        conn.close()
+
+
+# --- a PostgreSQL database of its own, migrated ------------------------------------------------------
+
+@contextlib.contextmanager
+def _logging_preserved() -> Iterator[None]:
+    """The migrations' env.py runs logging.fileConfig(), which disables existing loggers: undo that."""
+    loggers = [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    disabled = {lg: lg.disabled for lg in loggers}
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        for lg, was in disabled.items():
+            lg.disabled = was
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+@contextlib.contextmanager
+def migrated_postgres(server_url: str) -> Iterator[tuple[str, Any]]:
+    """A fresh database on the session's PostgreSQL server, ``flask db upgrade``-d and seeded: (url, app)."""
+    import flask_migrate
+
+    name = f"scim_security_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
+    try:
+        with app.app_context(), _logging_preserved(), warnings.catch_warnings():
+            # Two known deprecation warnings of the migration environment (see tests/example_app/test_migrations.py).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            flask_migrate.upgrade()
+        with app.app_context():
+            seed_data()
+            db.session.remove()
+        yield url, app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# --- gunicorn ---------------------------------------------------------------------------------------
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            out.append(int(entry))
+    return sorted(out)
+
+
+@dataclass
+class Served:
+    """The example app under gunicorn on 127.0.0.1, with a token for the seeded tenant."""
+
+    app: Any
+    database_url: str
+    admin_url: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    token: str
+    log: Path
+    workers: int
+    host: str = "127.0.0.1"
+    prefix: str = "/scim/v2"
+    kills: list[int] = field(default_factory=list)
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+                timeout: float = 30.0) -> Reply:
+        return http_request(self.host, self.port, method, self.prefix + path, body, self.token, headers, timeout)
+
+    def worker_pids(self) -> list[int]:
+        return _children(self.proc.pid)
+
+    def wait_ready(self, timeout: float = 30.0, workers: int | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"gunicorn exited: {self.log.read_text()[-3000:]}"
+            try:
+                ok = self.request("GET", "/ServiceProviderConfig", timeout=5).status == 200
+            except OSError:
+                ok = False
+            if ok and len(self.worker_pids()) >= (workers or self.workers):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"gunicorn not ready after {timeout}s: {self.log.read_text()[-3000:]}")
+
+    def sql(self, text: str, **params: Any) -> list[Any]:
+        engine = sa.create_engine(self.database_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                result = conn.execute(sa.text(text), params)
+                return list(result) if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def gunicorn(database_url: str, app: Any, admin_url: str, log: Path, workers: int = 3,
+             threads: int = 4) -> Iterator[Served]:
+    token = issue_token(app, TENANT)
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": SECRET, "REQUEST_LOG_LEVEL": "WARNING"}
+    port = _free_port()
+    cmd = [str(GUNICORN), "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+           "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--graceful-timeout", "3",
+           "--log-level", "info", "example_app:create_app()"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    served = Served(app, database_url, admin_url, proc, port, token, log, workers)
+    try:
+        served.wait_ready()
+        text = log.read_text()
+        match = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", text)
+        assert match and int(match.group(1)) == port, text[-2000:]
+        yield served
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # the server's own process group, started above
+                proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The example app under gunicorn (3 workers x 4 threads) on a migrated, seeded PostgreSQL database."""
+    if not GUNICORN.exists():
+        pytest.fail(f"gunicorn is required for this suite: {GUNICORN} missing (pip install gunicorn)")
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    with migrated_postgres(postgres_url) as (url, app), gunicorn(url, app, postgres_url, log) as server:
+        yield server

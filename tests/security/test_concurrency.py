@@ -1,0 +1,169 @@
+"""Races over real HTTP: the example app under gunicorn (3 worker processes x 4 threads) on PostgreSQL.
+
+The database is fresh, built with ``flask_migrate.upgrade()`` (the deployment path, not ``create_all``)
+and seeded.  Each race fires its requests from threads released together by a barrier, each on its own
+``http.client`` connection with a bounded timeout.  PostgreSQL only: the ``served`` fixture skips with
+the reason when PostgreSQL is unreachable, except under ``CI=true`` where that is a failure.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from .conftest import GROUP_URN, PATCH_URN, USER_URN, Reply, Served, assert_scim_error
+
+PARALLEL = 24
+ROUNDS = 3
+TIMEOUT = 60.0
+
+pytestmark = pytest.mark.postgres
+
+TRIED: Counter[str] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _figures() -> Any:
+    yield
+    if TRIED:
+        print("\n==== concurrency figures ====")
+        for key, value in sorted(TRIED.items()):
+            print(f"  {key}: {value}")
+
+
+def race(calls: list[Callable[[], Reply]]) -> list[Reply | BaseException]:
+    """Run every call at once (threads behind a barrier); return replies (or exceptions) in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Reply | BaseException] = [RuntimeError("not run")] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=TIMEOUT)
+            results[i] = calls[i]()
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=TIMEOUT + 10)
+    assert not any(t.is_alive() for t in threads), "a request did not finish within its timeout"
+    return results
+
+
+def _statuses(results: list[Reply | BaseException]) -> list[int]:
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert not errors, f"requests failed at the transport level: {errors[:3]}"
+    for r in results:
+        assert isinstance(r, Reply)
+        if r.status >= 400:
+            assert_scim_error(r.status, r.body)
+    return [r.status for r in results if isinstance(r, Reply)]
+
+
+def _user_body(user_name: str, **extra: Any) -> dict[str, Any]:
+    return {"schemas": [USER_URN], "userName": user_name, "name": {"givenName": "Race", "familyName": "Condition"},
+            "emails": [{"value": user_name, "primary": True, "type": "work"}], "active": True, **extra}
+
+
+def _create_user(served: Served, user_name: str) -> str:
+    reply = served.request("POST", "/Users", _user_body(user_name))
+    assert reply.status == 201, reply.body[:300]
+    return str(reply.json()["id"])
+
+
+@pytest.mark.parametrize("variant", ["same-case", "case-variants"])
+def test_parallel_creates_of_one_user_name_make_exactly_one_user(served: Served, variant: str) -> None:
+    """userName is unique per tenant, case-insensitively (caseExact false): one 201, the rest 409, no 500,
+    one row."""
+    for _ in range(ROUNDS):
+        base = f"Race.{uuid.uuid4().hex[:8]}@gridco.example"
+        names = [base] * PARALLEL if variant == "same-case" else \
+            [base.upper() if i % 3 == 0 else base.lower() if i % 3 == 1 else base for i in range(PARALLEL)]
+        statuses = _statuses(race([lambda n=n: served.request("POST", "/Users", _user_body(n), timeout=TIMEOUT)
+                                   for n in names]))
+        TRIED[f"parallel POST /Users ({variant})"] += PARALLEL
+        rows = served.sql("SELECT count(*) FROM users WHERE lower(user_name) = :n", n=base.lower())[0][0]
+        assert Counter(statuses) == Counter({201: 1, 409: PARALLEL - 1}) and rows == 1, \
+            f"statuses {sorted(Counter(statuses).items())}, rows for {base!r}: {rows}"
+
+
+def test_parallel_creates_of_one_group_display_name_make_exactly_one_group(served: Served) -> None:
+    """The server refuses a second group of the same displayName (409 uniqueness); in parallel too."""
+    for _ in range(ROUNDS):
+        name = f"Race Group {uuid.uuid4().hex[:8]}"
+        body = {"schemas": [GROUP_URN], "displayName": name}
+        statuses = _statuses(race([lambda body=body: served.request("POST", "/Groups", body, timeout=TIMEOUT)
+                                   for _ in range(PARALLEL)]))
+        TRIED["parallel POST /Groups (same displayName)"] += PARALLEL
+        rows = served.sql("SELECT count(*) FROM groups WHERE lower(name) = :n", n=name.lower())[0][0]
+        assert Counter(statuses) == Counter({201: 1, 409: PARALLEL - 1}) and rows == 1, \
+            f"statuses {sorted(Counter(statuses).items())}, rows for {name!r}: {rows}"
+
+
+def test_parallel_member_adds_to_one_group_lose_no_member(served: Served) -> None:
+    tag = uuid.uuid4().hex[:8]
+    users = [_create_user(served, f"member{i}.{tag}@gridco.example") for i in range(PARALLEL)]
+    group = served.request("POST", "/Groups", {"schemas": [GROUP_URN], "displayName": f"Crowd {tag}"})
+    assert group.status == 201, group.body[:300]
+    gid = group.json()["id"]
+    statuses = _statuses(race([
+        lambda u=u: served.request("PATCH", f"/Groups/{gid}", {"schemas": [PATCH_URN], "Operations": [
+            {"op": "add", "path": "members", "value": [{"value": u}]}]}, timeout=TIMEOUT) for u in users]))
+    TRIED["parallel PATCH add member (one group)"] += PARALLEL
+    assert all(s in (200, 204) for s in statuses), sorted(Counter(statuses).items())
+    members = {m["value"] for m in served.request("GET", f"/Groups/{gid}").json().get("members", [])}
+    rows = {str(r[0]) for r in served.sql("SELECT user_id FROM group_members WHERE group_id = :g", g=int(gid))}
+    assert members == set(users) and rows == set(users), f"lost: {sorted(set(users) - rows)}"
+
+
+def test_parallel_member_adds_and_removes_on_one_group_apply_every_change(served: Served) -> None:
+    tag = uuid.uuid4().hex[:8]
+    half = PARALLEL // 2
+    leaving = [_create_user(served, f"leaving{i}.{tag}@gridco.example") for i in range(half)]
+    joining = [_create_user(served, f"joining{i}.{tag}@gridco.example") for i in range(half)]
+    group = served.request("POST", "/Groups", {"schemas": [GROUP_URN], "displayName": f"Churn {tag}",
+                                               "members": [{"value": u} for u in leaving]})
+    assert group.status == 201, group.body[:300]
+    gid = group.json()["id"]
+    ops = [{"op": "add", "path": "members", "value": [{"value": u}]} for u in joining] + \
+          [{"op": "remove", "path": f'members[value eq "{u}"]'} for u in leaving]
+    statuses = _statuses(race([lambda op=op: served.request("PATCH", f"/Groups/{gid}", {
+        "schemas": [PATCH_URN], "Operations": [op]}, timeout=TIMEOUT) for op in ops]))
+    TRIED["parallel PATCH add/remove member (one group)"] += len(ops)
+    assert all(s in (200, 204) for s in statuses), sorted(Counter(statuses).items())
+    rows = {str(r[0]) for r in served.sql("SELECT user_id FROM group_members WHERE group_id = :g", g=int(gid))}
+    assert rows == set(joining), f"missing {sorted(set(joining) - rows)}, not removed {sorted(rows - set(joining))}"
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_parallel_writes_with_the_same_if_match_version_let_exactly_one_win(served: Served, method: str) -> None:
+    """Optimistic concurrency (RFC 7644 §3.14): of N writes naming the same version, one 200 and N-1 412,
+    and the stored value is the winner's (no lost update)."""
+    for _ in range(ROUNDS):
+        name = f"ifmatch.{uuid.uuid4().hex[:8]}@gridco.example"
+        uid = _create_user(served, name)
+        current = served.request("GET", f"/Users/{uid}")
+        etag = current.headers["etag"]
+
+        def write(i: int, name: str = name, uid: str = uid, etag: str = etag) -> Reply:
+            if method == "PUT":
+                body: Any = _user_body(name, displayName=f"writer {i}")
+            else:
+                body = {"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "displayName",
+                                                                "value": f"writer {i}"}]}
+            return served.request(method, f"/Users/{uid}", body, headers={"If-Match": etag}, timeout=TIMEOUT)
+
+        results = race([lambda i=i: write(i) for i in range(PARALLEL)])
+        statuses = _statuses(results)
+        TRIED[f"parallel {method} If-Match (same version)"] += PARALLEL
+        assert Counter(statuses) == Counter({200: 1, 412: PARALLEL - 1}), sorted(Counter(statuses).items())
+        winner = next(r for r in results if isinstance(r, Reply) and r.status == 200).json()["displayName"]
+        stored = served.request("GET", f"/Users/{uid}").json()
+        assert stored["displayName"] == winner, f"lost update: stored {stored['displayName']!r}, 200 for {winner!r}"

@@ -135,3 +135,22 @@ def test_rate_limits_are_shared_through_redis_across_apps(tmp_path: Any) -> None
     assert first.test_client().get("/scim/v2/Users", headers=headers).status_code == 200
     assert second.test_client().get("/scim/v2/Users", headers=headers).status_code == 200
     assert first.test_client().get("/scim/v2/Users", headers=headers).status_code == 429
+
+
+def test_http_basic_is_accepted_only_when_configured_with_the_token_as_password(tmp_path: Any) -> None:
+    import base64
+
+    app = _app(tmp_path, SCIM_BASIC_AUTH=True)
+    token = issue_token(app, "gridco.example")
+    client = app.test_client()
+    good = base64.b64encode(f"okta:{token}".encode()).decode()
+    bad = base64.b64encode(b"okta:wrong").decode()
+    assert client.get("/scim/v2/Users", headers={"Authorization": f"Basic {good}"}).status_code == 200
+    assert client.get("/scim/v2/Users", headers={"Authorization": f"Basic {bad}"}).status_code == 401
+    schemes = client.get("/scim/v2/ServiceProviderConfig", headers={"Authorization": f"Bearer {token}"})
+    assert "httpbasic" in [s["type"] for s in schemes.get_json()["authenticationSchemes"]]
+    (tmp_path / "plain").mkdir()
+    plain = _app(tmp_path / "plain")  # the default: Basic is off
+    plain_token = issue_token(plain, "gridco.example")
+    encoded = base64.b64encode(f"okta:{plain_token}".encode()).decode()
+    assert plain.test_client().get("/scim/v2/Users", headers={"Authorization": f"Basic {encoded}"}).status_code == 401

@@ -90,3 +90,31 @@ def test_tokens_are_stored_hashed_never_in_plain_text(app: Any, token: str) -> N
         rows = state.db.session.execute(sa.select(state.tokens.table)).mappings().all()
     assert rows and all(token not in str(dict(row).values()) for row in rows)
     assert token.startswith("scimfse_")
+
+
+def test_token_rotation_keeps_two_live_tokens_until_the_old_one_is_revoked(app: Any, client: Any) -> None:
+    old, new = issue_token(app, "gridco.example"), issue_token(app, "gridco.example")
+    assert Scim(client, old).get("/Users").status_code == 200
+    assert Scim(client, new).get("/Users").status_code == 200
+    with app.app_context():
+        state = app.extensions["scim_entitlements"]
+        assert state.tokens.revoke(state.db.session.connection(), token=old) == 1
+        state.db.session.commit()
+    assert Scim(client, old).get("/Users").status_code == 401
+    assert Scim(client, new).get("/Users").status_code == 200
+
+
+def test_cli_creates_lists_and_revokes_tokens(app: Any) -> None:
+    runner = app.test_cli_runner()
+    created = runner.invoke(args=["scim", "create-token", "--tenant", "cli.example", "--name", "Okta prod"])
+    assert created.exit_code == 0, created.output
+    token = created.output.strip().splitlines()[-1]  # the token is the last line of stdout
+    assert token.startswith("scimfse_")
+    listed = runner.invoke(args=["scim", "list-tokens", "--tenant", "cli.example"])
+    assert "cli.example" in listed.output and token not in listed.output and "active" in listed.output
+    token_id = listed.output.split()[0]
+    client = app.test_client()
+    assert client.get("/scim/v2/Users", headers={"Authorization": token}).status_code == 200
+    assert runner.invoke(args=["scim", "revoke-token", token_id]).exit_code == 0
+    assert client.get("/scim/v2/Users", headers={"Authorization": token}).status_code == 401
+    assert runner.invoke(args=["scim", "revoke-token", token_id]).exit_code != 0

@@ -301,6 +301,7 @@ class Store:
         self._check_unique(rt, obj, doc)
         changes = Changes()
         self._write_attributes(rt, obj, doc, touched, changes, creating=False)
+        self._flush(rt)  # constraint errors surface here, as SCIM errors, not in a later query's autoflush
         self._write_links(rt, obj, doc, changes, creating=False, touched=touched)
         if changes and rt.mapping.last_modified is not None:
             now = datetime.now(UTC).replace(tzinfo=None)
@@ -330,7 +331,7 @@ class Store:
             # A value the host's column cannot hold (the length check covers the common case).
             raise InvalidValueError(f"{rt.name}: a value does not fit the application's storage") from exc
         except IntegrityError as exc:
-            if _is_unique_violation(exc):
+            if is_unique_violation(exc):
                 # A unique index caught what the pre-check could not (a concurrent insert).
                 raise UniquenessError(f"{rt.name} conflicts with an existing resource") from exc
             raise InvalidValueError(f"{rt.name}: a value the application requires is missing or invalid") from exc
@@ -352,7 +353,9 @@ class Store:
                 # may be case-sensitive or absent.  The lock is released at commit or rollback.
                 key = f"scim:{rt.name}:{name}:{self.tenant}:{value.lower()}"
                 self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key))))
-            condition = sa.and_(self.tenant_condition(rt.mapping), sa.func.lower(column) == value.lower())
+            # lower() on both sides, in SQL: the same folding as a host's unique index on lower(column).
+            condition = sa.and_(self.tenant_condition(rt.mapping),
+                                sa.func.lower(column) == sa.func.lower(sa.literal(value, type_=sa.String)))
             current = getattr(obj, rt.mapping.id.key, None)
             if current is not None:
                 condition = sa.and_(condition, rt.mapping.id != current)
@@ -545,7 +548,7 @@ def _fits(column: Any, value: Any, name: str) -> Any:
     return value
 
 
-def _is_unique_violation(exc: IntegrityError) -> bool:
+def is_unique_violation(exc: IntegrityError) -> bool:
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     return code == "23505" or "UNIQUE constraint failed" in str(exc.orig) or "Duplicate entry" in str(exc.orig)
 

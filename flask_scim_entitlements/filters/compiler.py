@@ -329,7 +329,12 @@ class FilterCompiler:
 
     def _string_op(self, expr: Any, op: str, literal: str, *, case_exact: bool) -> Any:
         if not case_exact:
-            expr, literal = sa.func.lower(expr), literal.lower()
+            # Fold with SQL's lower() on both sides, like a host's index on lower(column) does
+            # (on SQLite, lower() folds ASCII only: the README says so).
+            expr = sa.func.lower(expr)
+            if op == "eq":
+                return expr == sa.func.lower(sa.literal(literal, type_=sa.String))
+            literal = literal.lower()
         if op == "eq":
             # No COLLATE here: equality is the same under any deterministic collation, and a COLLATE
             # would keep PostgreSQL from using an index on lower(user_name) (a full scan per Okta lookup).

@@ -102,7 +102,8 @@ class Association:
     def of(cls, relationship: Any, what: str) -> Association:
         prop = getattr(relationship, "property", None)
         if not isinstance(prop, RelationshipProperty) or prop.secondary is None:
-            raise MappingError(f"{what} must be a many-to-many relationship() with a secondary table, got {relationship!r}")
+            raise MappingError(
+                f"{what} must be a many-to-many relationship() with a secondary table, got {relationship!r}")
         sa.orm.configure_mappers()
         (owner_id, owner_key), = prop.synchronize_pairs
         (target_id, target_key), = prop.secondary_synchronize_pairs
@@ -174,7 +175,8 @@ class ResourceMapping:
                     raise MappingError(f"{path!r}: MultiValued() is for multi-valued complex attributes")
                 for sub_name, col in target.columns.items():
                     if resolved.attribute.sub(sub_name) is None:
-                        raise MappingError(f"{path!r}: {sub_name!r} is not a sub-attribute of {resolved.attribute.name}")
+                        raise MappingError(
+                            f"{path!r}: {sub_name!r} is not a sub-attribute of {resolved.attribute.name}")
                     owner = _model_of(col)
                     if owner is not None and owner is not target.child_model:
                         raise MappingError(f"{path!r}.{sub_name}: column of {owner.__name__}, expected "

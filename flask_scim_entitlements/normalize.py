@@ -233,7 +233,8 @@ def _removal(path: PatchPath, target: Target, value: Any, where: str) -> list[di
         values.append(element["value"])
     if not values:
         return []  # an empty list of values to remove removes nothing
-    return [_op("remove", replace(path, filter=balanced([Compare(AttrPath("value"), "eq", item) for item in values], Or)))]
+    matches = balanced([Compare(AttrPath("value"), "eq", item) for item in values], Or)
+    return [_op("remove", replace(path, filter=matches))]
 
 
 def _parsed(text: str, schema: ResourceSchema) -> tuple[PatchPath, Target]:

@@ -9,6 +9,8 @@ except under ``CI=true``, where a missing PostgreSQL is a failure.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -95,6 +97,44 @@ def issue_token(app: Any, domain: str) -> str:
 @pytest.fixture
 def token(app: Any) -> str:
     return issue_token(app, "gridco.example")
+
+
+@contextlib.contextmanager
+def logging_preserved() -> Iterator[None]:
+    """Migrations run alembic's logging.fileConfig(), which replaces the root handlers (and, by default,
+    disables existing loggers): put logging back as it was for the tests that follow."""
+    loggers = [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    disabled = {lg: lg.disabled for lg in loggers}
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        for lg, was in disabled.items():
+            lg.disabled = was
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+@contextlib.contextmanager
+def hosted(host_db: Any, extension: Any, database_url: str) -> Iterator[Any]:
+    """A minimal host app (its own models, its own extension object) on ``database_url``, tables created."""
+    from flask import Flask
+
+    host = Flask(__name__)
+    host.config.update(SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="k", TESTING=True)
+    host_db.init_app(host)
+    extension.init_app(host)
+    with host.app_context():
+        host_db.drop_all()
+        host_db.create_all()
+    try:
+        yield host
+    finally:
+        with host.app_context():
+            host_db.session.remove()
+            host_db.drop_all()
+            host_db.engine.dispose()
 
 
 class Scim:

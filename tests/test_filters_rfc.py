@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from flask_scim_entitlements import MultiValued, ScimEntitlements, UserMapping
 
-from .conftest import Scim
+from .conftest import Scim, hosted
 
 
 class Base(DeclarativeBase):
@@ -100,23 +99,14 @@ EXAMPLES = [
 
 @pytest.fixture
 def rfc_app(database_url: str) -> Iterator[Flask]:
-    app = Flask(__name__)
-    app.config.update(SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="k", TESTING=True)
-    db.init_app(app)
-    scim_ext.init_app(app)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        for user_name, family, title, user_type, modified, emails, ims in PEOPLE:
-            db.session.add(Person(user_name=user_name, family_name=family, title=title, user_type=user_type,
-                                  modified=modified, emails=[PersonEmail(value=v, type=t) for v, t in emails],
-                                  ims=[PersonIm(value=v, type=t) for v, t in ims]))
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    with hosted(db, scim_ext, database_url) as app:
+        with app.app_context():
+            for user_name, family, title, user_type, modified, emails, ims in PEOPLE:
+                db.session.add(Person(user_name=user_name, family_name=family, title=title, user_type=user_type,
+                                      modified=modified, emails=[PersonEmail(value=v, type=t) for v, t in emails],
+                                      ims=[PersonIm(value=v, type=t) for v, t in ims]))
+            db.session.commit()
+        yield app
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from flask_scim_entitlements import EntitlementType, RoleType, ScimEntitlements, UserMapping
 
+from .conftest import hosted
+
 
 class Base(DeclarativeBase):
     pass
@@ -79,18 +81,8 @@ scim_ext = ScimEntitlements(
 
 @pytest.fixture
 def value_types_app(database_url: str) -> Iterator[Flask]:
-    app = Flask(__name__)
-    app.config.update(SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="k", TESTING=True)
-    db.init_app(app)
-    scim_ext.init_app(app)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    with hosted(db, scim_ext, database_url) as app:
+        yield app
 
 
 @pytest.mark.parametrize("resource_type", ["Role", "Entitlement"])

@@ -146,7 +146,7 @@ def test_pagination_follows_rfc_7644_clamping_with_integer_counters(app: Any, sc
 
 
 def test_count_above_the_maximum_is_clamped(app: Any, scim: Scim) -> None:
-    app.extensions["scim_entitlements"].config.__dict__  # frozen; the default maximum is 1000
+    assert app.extensions["scim_entitlements"].config.max_page_size == 1000
     body = scim.get("/Users?count=100000").get_json()
     assert body["itemsPerPage"] == body["totalResults"]
 

@@ -32,7 +32,7 @@ class NameSchema(ScimSchema):
 
 
 def _multi_value_schema(name: str, *, types: tuple[str, ...], value_type: type[fields.Field] = fields.String,
-                        value_case_exact: bool = False) -> type[ScimSchema]:  # noqa: E501
+                        value_case_exact: bool = False) -> type[ScimSchema]:
     """The ``value``/``display``/``type``/``primary`` shape of RFC 7643 §2.4 attributes."""
     return type(
         name,
@@ -40,7 +40,8 @@ def _multi_value_schema(name: str, *, types: tuple[str, ...], value_type: type[f
         {
             "value": attr(value_type, case_exact=value_case_exact, description="The attribute's value."),
             "display": attr(fields.String, description="A human-readable name, primarily for display."),
-            "type": attr(fields.String, canonical_values=types, description="A label indicating the attribute's function."),
+            "type": attr(fields.String, canonical_values=types,
+                         description="A label indicating the attribute's function."),
             "primary": attr(fields.Boolean, description="Whether this is the preferred value."),
         },
     )
@@ -49,7 +50,8 @@ def _multi_value_schema(name: str, *, types: tuple[str, ...], value_type: type[f
 EmailSchema = _multi_value_schema("EmailSchema", types=("work", "home", "other"))
 PhoneNumberSchema = _multi_value_schema("PhoneNumberSchema", types=("work", "home", "mobile", "fax", "pager", "other"))
 ImSchema = _multi_value_schema("ImSchema", types=("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"))
-PhotoSchema = _multi_value_schema("PhotoSchema", types=("photo", "thumbnail"), value_type=Reference, value_case_exact=True)
+PhotoSchema = _multi_value_schema("PhotoSchema", types=("photo", "thumbnail"), value_type=Reference,
+                                  value_case_exact=True)
 
 
 class AddressSchema(ScimSchema):
@@ -113,7 +115,8 @@ class UserSchema(ScimSchema):
     locale = attr(fields.String)
     timezone = attr(fields.String)
     active = attr(fields.Boolean, description="The User's administrative status.")
-    password = attr(fields.String, mutability=WO, returned=d.NEVER, description="The User's cleartext password; never returned.")
+    password = attr(fields.String, mutability=WO, returned=d.NEVER,
+                    description="The User's cleartext password; never returned.")
     emails = attr(fields.Nested(EmailSchema), multi_valued=True, description="Email addresses for the user.")
     phoneNumbers = attr(fields.Nested(PhoneNumberSchema), multi_valued=True)
     ims = attr(fields.Nested(ImSchema), multi_valued=True)
@@ -123,7 +126,8 @@ class UserSchema(ScimSchema):
                   description="The groups the user belongs to; managed through /Groups.")
     entitlements = attr(fields.Nested(UserEntitlementSchema), multi_valued=True,
                         description="Entitlements granted to the user (values from the entitlement endpoints).")
-    roles = attr(fields.Nested(UserRoleSchema), multi_valued=True, description="Roles granted to the user (values from /Roles).")
+    roles = attr(fields.Nested(UserRoleSchema), multi_valued=True,
+                 description="Roles granted to the user (values from /Roles).")
     x509Certificates = attr(fields.Nested(X509Schema), multi_valued=True)
 
 
@@ -144,7 +148,8 @@ class EnterpriseUserSchema(ScimSchema):
 
 class MemberSchema(ScimSchema):
     value = attr(fields.String, case_exact=True, mutability=IMM, description="The id of the member.")
-    ref = attr(Reference, data_key="$ref", attribute="$ref", case_exact=True, mutability=IMM, reference_types=("User", "Group"))
+    ref = attr(Reference, data_key="$ref", attribute="$ref", case_exact=True, mutability=IMM,
+               reference_types=("User", "Group"))
     # Computed from the member; returned only on request: large groups are read without joining users.
     display = attr(fields.String, mutability=RO, returned=d.REQUEST, description="The member's display name.")
     type = attr(fields.String, mutability=IMM, canonical_values=("User", "Group"))

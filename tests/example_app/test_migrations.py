@@ -6,10 +6,8 @@ These tests catch the two drifting apart (a model change without a migration).
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import flask_migrate
@@ -22,29 +20,14 @@ from alembic.script import ScriptDirectory
 from example_app import create_app
 from example_app.models import db
 
+from ..conftest import logging_preserved
+
 # SQLite cannot reflect expression-based indexes (users' lower(user_name)), so autogenerate says it skips
 # comparing that one index there; PostgreSQL compares it.
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index"),
     pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index"),
 ]
-
-@contextmanager
-def logging_preserved() -> Iterator[None]:
-    """The migrations' env.py runs logging.fileConfig(), which disables every existing logger
-    (example_app.requests included) and replaces the root handlers: undo that for the tests after."""
-    loggers = [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
-    disabled = {lg: lg.disabled for lg in loggers}
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        yield
-    finally:
-        for lg, was in disabled.items():
-            lg.disabled = was
-        root.handlers[:] = handlers
-        root.setLevel(level)
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:

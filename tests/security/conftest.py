@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import logging
 import os
 import re
 import signal
@@ -40,7 +39,7 @@ from example_app import create_app
 from example_app.commands import seed_data
 from example_app.models import db
 
-from ..conftest import issue_token
+from ..conftest import issue_token, logging_preserved
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -123,22 +122,6 @@ def http_request(host: str, port: int, method: str, path: str, body: Any = None,
 # --- a PostgreSQL database of its own, migrated ------------------------------------------------------
 
 @contextlib.contextmanager
-def _logging_preserved() -> Iterator[None]:
-    """The migrations' env.py runs logging.fileConfig(), which disables existing loggers: undo that."""
-    loggers = [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
-    disabled = {lg: lg.disabled for lg in loggers}
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        yield
-    finally:
-        for lg, was in disabled.items():
-            lg.disabled = was
-        root.handlers[:] = handlers
-        root.setLevel(level)
-
-
-@contextlib.contextmanager
 def migrated_postgres(server_url: str) -> Iterator[tuple[str, Any]]:
     """A fresh database on the session's PostgreSQL server, ``flask db upgrade``-d and seeded: (url, app)."""
     import flask_migrate
@@ -150,7 +133,7 @@ def migrated_postgres(server_url: str) -> Iterator[tuple[str, Any]]:
     url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
     try:
-        with app.app_context(), _logging_preserved(), warnings.catch_warnings():
+        with app.app_context(), logging_preserved(), warnings.catch_warnings():
             # Two known deprecation warnings of the migration environment (see tests/example_app/test_migrations.py).
             warnings.simplefilter("ignore", DeprecationWarning)
             flask_migrate.upgrade()

@@ -107,7 +107,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('user_id', 'characteristic_id')
     )
     with op.batch_alter_table('user_characteristics', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_user_characteristics_characteristic_id'), ['characteristic_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_user_characteristics_characteristic_id'), ['characteristic_id'],
+                              unique=False)
 
     op.create_table('user_roles',
     sa.Column('user_id', sa.Integer(), nullable=False),

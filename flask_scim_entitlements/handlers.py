@@ -14,11 +14,12 @@ import json
 from typing import Any
 
 from flask import Flask, current_app, request
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .errors import ScimError
 from .schemas.messages import ErrorSchema
+from .store import constraint_error
 
 SCIM_CONTENT_TYPE = "application/scim+json"
 
@@ -67,13 +68,9 @@ def handle_unexpected(error: Exception) -> Any:
         return handle_http_exception(error)
     if isinstance(error, ScimError):
         return handle_scim_error(error)
-    if isinstance(error, IntegrityError):
-        # A constraint the store's checks did not foresee (the host's own); never a 500.
-        from .store import is_unique_violation
-
-        if is_unique_violation(error):
-            return error_response(409, "The resource conflicts with an existing one", "uniqueness")
-        return error_response(400, "A value the application requires is missing or invalid", "invalidValue")
+    if isinstance(error, (DataError, IntegrityError)):
+        # A constraint met outside the store's own flushes (e.g. in a host hook): never a 500.
+        return handle_scim_error(constraint_error(error, "The resource"))
     if isinstance(error, (OperationalError, DBAPIError)) and getattr(error, "connection_invalidated", False) \
             or isinstance(error, OperationalError):
         current_app.logger.warning("SCIM request failed: database unavailable (%s)", type(error).__name__)

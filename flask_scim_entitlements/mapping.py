@@ -109,6 +109,10 @@ class Association:
         (target_id, target_key), = prop.secondary_synchronize_pairs
         return cls(prop.secondary, owner_key, target_key, owner_id, target_id)
 
+    def reversed(self) -> Association:
+        """The same link seen from the target's side (a user's groups from group members)."""
+        return Association(self.table, self.target_key, self.owner_key, self.target_id, self.owner_id)
+
 
 def _is_column(value: Any) -> bool:
     return isinstance(value, InstrumentedAttribute) or isinstance(value, sa.ColumnElement)
@@ -158,6 +162,7 @@ class ResourceMapping:
                 self._check_column("(meta)", col)
         mapped: dict[tuple[str, str], set[str] | None] = {}
         self.targets = {}
+        self.__dict__.pop("_resolved_targets", None)
         for path, target in self.attributes.items():
             urn, name, sub = split_path(path)
             resolved = full.resolve(urn, name, sub)
@@ -198,6 +203,33 @@ class ResourceMapping:
         self.schema = _prune(full, mapped)
 
     # -- lookups used by the store and the filter compiler ------------------
+    @property
+    def resolved_targets(self) -> list[tuple[d.ResolvedPath, Any]]:
+        """Every mapped attribute, resolved once against the advertised schema: (path, target)."""
+        cached = self.__dict__.get("_resolved_targets")
+        if cached is None:
+            cached = []
+            for (schema, name, sub), target in self.targets.items():
+                resolved = self.schema.resolve(schema, name, sub)
+                if resolved is not None:
+                    cached.append((resolved, target))
+            self.__dict__["_resolved_targets"] = cached
+        return cached
+
+    def display_column(self) -> Any:
+        """The SQL expression of a reference's ``display``: displayName, else userName (None if neither)."""
+        columns = []
+        for name in ("displayName", "userName"):
+            resolved = self.schema.resolve(None, name)
+            target = self.target(resolved) if resolved is not None else None
+            if isinstance(target, Attr):
+                target = target.column
+            if target is not None and not isinstance(target, MultiValued):
+                columns.append(target)
+        if not columns:
+            return None
+        return columns[0] if len(columns) == 1 else sa.func.coalesce(*columns)
+
     def target(self, resolved: d.ResolvedPath) -> Any:
         """The mapping target (column, Attr, MultiValued) of a resolved path, or ``None``."""
         sub = resolved.sub_attribute.name if resolved.sub_attribute is not None else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .mapping import (
     Association,
@@ -26,6 +27,19 @@ from .schemas import definitions as d
 from .schemas.core import ENTERPRISE_USER, GROUP, GROUP_URN, OKTA_ENTITLEMENT, OKTA_ROLE, USER, USER_URN
 
 USER_KIND, GROUP_KIND, VALUE_KIND = "user", "group", "value"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A multi-valued attribute filled from another resource type through an association table.
+
+    The store reads and writes it, the filter compiler queries it: both take it from here.
+    """
+
+    attribute: str  # "members", "groups", "roles" or "entitlements"
+    association: Association  # oriented from the resource that carries the attribute
+    target: ResourceMapping  # the mapping of the resources it refers to
+    constants: dict[str, Any]  # sub-attributes equal on every element, e.g. {"type": "User"}
 
 
 @dataclass
@@ -67,6 +81,7 @@ class Registry:
         self.entitlement_types = entitlement_types
         self.members: Association | None = None
         self.grants: dict[str, Association] = {}  # value type name -> user<->value association
+        self._links: dict[str, list[Link]] = {}
 
         user_computed: dict[str, set[str] | None] = {}
         if groups is not None and groups.members is not None:
@@ -123,6 +138,24 @@ class Registry:
     @property
     def group(self) -> ResourceType | None:
         return self.types.get("Group")
+
+    def links(self, rt: ResourceType) -> list[Link]:
+        """The linked attributes of ``rt``: group members; a user's groups, roles and entitlements."""
+        cached = self._links.get(rt.name)
+        if cached is not None:
+            return cached
+        out: list[Link] = []
+        if rt.kind == GROUP_KIND and self.members is not None:
+            out.append(Link("members", self.members, self.users, {"type": "User"}))
+        if rt.kind == USER_KIND:
+            if self.members is not None and self.groups is not None:
+                out.append(Link("groups", self.members.reversed(), self.groups, {"type": "direct"}))
+            if self.roles is not None and self.roles.name in self.grants:
+                out.append(Link("roles", self.grants[self.roles.name], self.roles, {}))
+            for ert in self.entitlement_resource_types():
+                out.append(Link("entitlements", self.grants[ert.name], ert.mapping, {"type": ert.name}))
+        self._links[rt.name] = out
+        return out
 
     def value_types(self) -> list[ResourceType]:
         return [rt for rt in self.types.values() if rt.kind == VALUE_KIND]

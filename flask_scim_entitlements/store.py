@@ -30,12 +30,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from .errors import InvalidValueError, NotFoundError, UniquenessError
 from .filters import ast
-from .filters.compiler import FilterCompiler, _display_column, parse_datetime
+from .filters.compiler import FilterCompiler, parse_datetime
 from .mapping import Association, Attr, MultiValued, ResourceMapping
 from .schemas import definitions as d
 
 if TYPE_CHECKING:
-    from .resource_types import Registry, ResourceType
+    from .resource_types import Link, Registry, ResourceType
 
 #: Below this many ids an ``IN`` list is fine on every backend; larger sets are chunked.
 _IN_CHUNK = 5000
@@ -68,10 +68,14 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start:start + _IN_CHUNK]
 
 
+def _attr_of(obj: Any, column: Any) -> str:
+    """The attribute under which ``obj``'s mapper holds a table column (it may have another name)."""
+    return str(sa.inspect(obj).mapper.get_property_by_column(column).key)
+
+
 def _key_of(obj: Any, column: Any) -> Any:
-    """The value on ``obj`` of a table column (which may be mapped under another name)."""
-    prop = sa.inspect(obj).mapper.get_property_by_column(column)
-    return getattr(obj, prop.key)
+    """The value on ``obj`` of a table column."""
+    return getattr(obj, _attr_of(obj, column))
 
 
 class Store:
@@ -171,15 +175,14 @@ class Store:
         docs = []
         for obj in objs:
             doc: dict[str, Any] = {"schemas": [rt.schema.core.id], "id": str(getattr(obj, mapping.id.key))}
-            for (schema, name, sub), target in mapping.targets.items():
-                resolved = rt.schema.resolve(schema, name, sub)
-                if resolved is None or resolved.target.returned == d.NEVER:
+            for resolved, target in mapping.resolved_targets:
+                if resolved.target.returned == d.NEVER:
                     continue
                 value = self._read(obj, target, resolved)
                 if value in (None, "", []):
                     continue
-                holder = doc if not resolved.is_extension else doc.setdefault(schema, {})
-                if sub is None:
+                holder = doc if not resolved.is_extension else doc.setdefault(resolved.schema, {})
+                if resolved.sub_attribute is None:
                     holder[resolved.attribute.name] = value
                 else:
                     holder.setdefault(resolved.attribute.name, {})[resolved.sub_attribute.name] = value  # type: ignore[union-attr]
@@ -230,50 +233,31 @@ class Store:
         meta["version"] = 'W/"' + hashlib.sha256(basis.encode()).hexdigest()[:16] + '"'
         return meta
 
-    def _links_of(self, rt: ResourceType) -> list[tuple[str, Association, ResourceMapping, dict[str, Any]]]:
-        """(attribute, association oriented from this resource, target mapping, constant sub-attributes)."""
-        registry = self.registry
-        out: list[tuple[str, Association, ResourceMapping, dict[str, Any]]] = []
-        if rt.kind == "group" and registry.members is not None:
-            out.append(("members", registry.members, registry.user.mapping, {"type": "User"}))
-        if rt.kind == "user":
-            if registry.members is not None and registry.groups is not None:
-                m = registry.members
-                out.append(("groups", Association(m.table, m.target_key, m.owner_key, m.target_id, m.owner_id),
-                            registry.groups, {"type": "direct"}))
-            if registry.roles is not None and registry.roles.name in registry.grants:
-                out.append(("roles", registry.grants[registry.roles.name], registry.roles, {}))
-            for ert in registry.entitlement_resource_types():
-                out.append(("entitlements", registry.grants[ert.name], ert.mapping, {"type": ert.name}))
-        return out
-
     def _add_links(self, rt: ResourceType, objs: Sequence[Any], docs: list[dict[str, Any]],
                    wanted: set[str] | None) -> None:
         if not objs:
             return
-        for name, assoc, target_mapping, extra in self._links_of(rt):
+        for link in self.registry.links(rt):
+            name, assoc, target_mapping = link.attribute, link.association, link.target
             if wanted is not None and name not in wanted:
                 continue
-            owner_keys = [_key_of(obj, assoc.owner_id) for obj in objs]
+            key_attr = _attr_of(objs[0], assoc.owner_id)
+            owner_keys = [getattr(obj, key_attr) for obj in objs]
             by_owner: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-            display = _display_column(target_mapping)
-            columns = [assoc.owner_key, target_mapping.id]
-            has_display = not hasattr(display, "value")
-            if has_display:
-                columns.append(display)
-            for chunk in _chunks(owner_keys):
-                query = (sa.select(*columns)
-                         .select_from(assoc.table.join(target_mapping.model, assoc.target_key == assoc.target_id))
-                         .where(assoc.owner_key.in_(chunk)).order_by(assoc.owner_key, target_mapping.id))
-                for row in self.session.execute(query):
-                    item: dict[str, Any] = {"value": str(row[1])}
-                    if has_display and row[2] is not None:
-                        item["display"] = row[2]
-                    if name in ("members", "groups"):
-                        endpoint = "/Users" if name == "members" else "/Groups"
-                        item["$ref"] = f"{self.base_url}{endpoint}/{row[1]}"
-                    item.update(extra)
-                    by_owner[row[0]].append(item)
+            display = target_mapping.display_column()
+            columns = [assoc.owner_key, target_mapping.id, *([display] if display is not None else [])]
+            query = (sa.select(*columns)
+                     .select_from(assoc.table.join(target_mapping.model, assoc.target_key == assoc.target_id))
+                     .where(self._in(assoc.owner_key, owner_keys)).order_by(assoc.owner_key, target_mapping.id))
+            ref_endpoint = {"members": "/Users", "groups": "/Groups"}.get(name)
+            for row in self.session.execute(query):
+                item: dict[str, Any] = {"value": str(row[1])}
+                if display is not None and row[2] is not None:
+                    item["display"] = row[2]
+                if ref_endpoint is not None:
+                    item["$ref"] = f"{self.base_url}{ref_endpoint}/{row[1]}"
+                item.update(link.constants)
+                by_owner[row[0]].append(item)
             for key, doc in zip(owner_keys, docs, strict=True):
                 if by_owner.get(key):
                     doc.setdefault(name, []).extend(by_owner[key])
@@ -315,9 +299,9 @@ class Store:
         return changes
 
     def delete(self, rt: ResourceType, obj: Any) -> None:
-        for _name, assoc, _target, _extra in self._links_of(rt):
-            key = _key_of(obj, assoc.owner_id)
-            self.session.execute(sa.delete(assoc.table).where(assoc.owner_key == key))
+        for link in self.registry.links(rt):
+            assoc = link.association
+            self.session.execute(sa.delete(assoc.table).where(assoc.owner_key == _key_of(obj, assoc.owner_id)))
         if rt.kind == "value" and rt.name in self.registry.grants:
             grants = self.registry.grants[rt.name]
             self.session.execute(sa.delete(grants.table).where(grants.target_key == _key_of(obj, grants.target_id)))
@@ -327,14 +311,8 @@ class Store:
     def _flush(self, rt: ResourceType) -> None:
         try:
             self.session.flush()
-        except DataError as exc:
-            # A value the host's column cannot hold (the length check covers the common case).
-            raise InvalidValueError(f"{rt.name}: a value does not fit the application's storage") from exc
-        except IntegrityError as exc:
-            if is_unique_violation(exc):
-                # A unique index caught what the pre-check could not (a concurrent insert).
-                raise UniquenessError(f"{rt.name} conflicts with an existing resource") from exc
-            raise InvalidValueError(f"{rt.name}: a value the application requires is missing or invalid") from exc
+        except (DataError, IntegrityError) as exc:
+            raise constraint_error(exc, rt.name) from exc
 
     def _check_unique(self, rt: ResourceType, obj: Any, doc: dict[str, Any]) -> None:
         for name in ("userName",) if rt.kind == "user" else ("displayName",) if rt.kind == "group" else ():
@@ -364,9 +342,8 @@ class Store:
 
     def _write_attributes(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None,
                           changes: Changes, *, creating: bool) -> None:
-        for (schema, name, sub), target in rt.mapping.targets.items():
-            resolved = rt.schema.resolve(schema, name, sub)
-            assert resolved is not None
+        for resolved, target in rt.mapping.resolved_targets:
+            schema, name, sub = resolved.schema, resolved.attribute.name, resolved.sub_attribute
             top = schema if resolved.is_extension else name
             if touched is not None and top not in touched:
                 continue
@@ -376,7 +353,7 @@ class Store:
             holder = doc.get(schema, {}) if resolved.is_extension else doc
             value = holder.get(name) if isinstance(holder, dict) else None
             if sub is not None:
-                value = value.get(resolved.sub_attribute.name) if isinstance(value, dict) else None  # type: ignore[union-attr]
+                value = value.get(sub.name) if isinstance(value, dict) else None
             if attribute.mutability == d.WRITE_ONLY and value is None:
                 continue  # an omitted password leaves the stored one alone
             if self._write_one(obj, target, resolved, value):
@@ -429,11 +406,11 @@ class Store:
     # ------------------------------------------------------------------ links
     def _write_links(self, rt: ResourceType, obj: Any, doc: dict[str, Any], changes: Changes, *, creating: bool,
                      touched: set[str] | None = None) -> None:
-        by_attr: dict[str, list[tuple[Association, ResourceMapping, dict[str, Any]]]] = defaultdict(list)
-        for name, assoc, target_mapping, extra in self._links_of(rt):
-            if name == "groups":
+        by_attr: dict[str, list[Link]] = defaultdict(list)
+        for link in self.registry.links(rt):
+            if link.attribute == "groups":
                 continue  # read-only on users: memberships are managed through /Groups (RFC 7643 §4.1.2)
-            by_attr[name].append((assoc, target_mapping, extra))
+            by_attr[link.attribute].append(link)
         for name, links in by_attr.items():
             if touched is not None and name not in touched:
                 continue
@@ -441,8 +418,9 @@ class Store:
             if creating and not items:
                 continue
             wanted = self._resolve_values(name, items, links)
-            for assoc, _target_mapping, extra in links:
-                label = extra.get("type", name) if name == "entitlements" else name
+            for link in links:
+                assoc = link.association
+                label = link.constants.get("type", name) if name == "entitlements" else name
                 ids = wanted.get(id(assoc), [])
                 added, removed = self.set_links(assoc, _key_of(obj, assoc.owner_id), ids)
                 if added:
@@ -451,7 +429,7 @@ class Store:
                     changes.removed[label].extend(str(i) for i in removed)
 
     def _resolve_values(self, name: str, items: list[dict[str, Any]],
-                        links: list[tuple[Association, ResourceMapping, dict[str, Any]]]) -> dict[int, list[Any]]:
+                        links: list[Link]) -> dict[int, list[Any]]:
         """Map the ``value`` s of ``members`` / ``roles`` / ``entitlements`` to existing target keys.
 
         An unknown value (or one of another tenant) is a 400 ``invalidValue`` naming it.
@@ -468,13 +446,14 @@ class Store:
             candidates = links
             if name == "entitlements" and item.get("type"):
                 wanted_type = str(item["type"]).lower()
-                candidates = [link for link in links if str(link[2].get("type", "")).lower() == wanted_type]
+                candidates = [link for link in links if str(link.constants.get("type", "")).lower() == wanted_type]
                 if not candidates:
                     raise InvalidValueError(f"entitlements: unknown entitlement type {item['type']!r}")
             for link in candidates:
-                pending[id(link[0])].append(value)
+                pending[id(link.association)].append(value)
         found_any: dict[str, int] = defaultdict(int)
-        for assoc, target_mapping, _extra in links:
+        for link in links:
+            assoc, target_mapping = link.association, link.target
             values = list(dict.fromkeys(pending.get(id(assoc), [])))
             parsed = {v: target_mapping.parse_id(v) for v in values}
             keys = [k for k in parsed.values() if k is not None]
@@ -548,9 +527,19 @@ def _fits(column: Any, value: Any, name: str) -> Any:
     return value
 
 
-def is_unique_violation(exc: IntegrityError) -> bool:
+def constraint_error(exc: DataError | IntegrityError, what: str) -> InvalidValueError | UniquenessError:
+    """The SCIM error for a write the database refused: never a 500.
+
+    A unique index catches what the pre-check could not (a concurrent insert) -> 409 uniqueness;
+    any other constraint, or a value the column cannot hold, -> 400 invalidValue.
+    """
+    if isinstance(exc, DataError):
+        return InvalidValueError(f"{what}: a value does not fit the application's storage")
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code == "23505" or "UNIQUE constraint failed" in str(exc.orig) or "Duplicate entry" in str(exc.orig)
+    text = str(exc.orig)
+    if code == "23505" or "UNIQUE constraint failed" in text or "Duplicate entry" in text:
+        return UniquenessError(f"{what} conflicts with an existing resource")
+    return InvalidValueError(f"{what}: a value the application requires is missing or invalid")
 
 
 def _python_type(column: Any) -> type | None:

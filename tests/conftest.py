@@ -85,12 +85,13 @@ def client(app: Any) -> Any:
     return app.test_client()
 
 
-def issue_token(app: Any, domain: str) -> str:
+def issue_token(app: Any, tenant_key: str) -> str:
+    """A token for ``tenant_key`` on any host app (its tenant_loader, if any, resolves the key)."""
     with app.app_context():
         state = app.extensions["scim_entitlements"]
-        org_id = state.resolve_tenant(domain, create=True)
-        _id, token = state.tokens.issue(db.session.connection(), org_id, domain)
-        db.session.commit()
+        tenant = state.resolve_tenant(tenant_key, create=True)
+        _id, token = state.tokens.issue(state.db.session.connection(), tenant, tenant_key)
+        state.db.session.commit()
         return token
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from flask_scim_entitlements import MultiValued, ScimEntitlements, UserMapping
 
-from .conftest import Scim, hosted
+from .conftest import Scim, hosted, issue_token
 
 
 class Base(DeclarativeBase):
@@ -111,11 +111,7 @@ def rfc_app(database_url: str) -> Iterator[Flask]:
 
 @pytest.fixture
 def rfc_scim(rfc_app: Flask) -> Scim:
-    with rfc_app.app_context():
-        state = rfc_app.extensions["scim_entitlements"]
-        _id, token = state.tokens.issue(db.session.connection(), "t", "t")
-        db.session.commit()
-    return Scim(rfc_app.test_client(), token)
+    return Scim(rfc_app.test_client(), issue_token(rfc_app, "t"))
 
 
 @pytest.mark.parametrize(("text", "expected"), EXAMPLES, ids=[e[0] for e in EXAMPLES])

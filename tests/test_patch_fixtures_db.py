@@ -44,7 +44,7 @@ from flask_scim_entitlements import (
     UserMapping,
 )
 
-from .conftest import Scim, new_user
+from .conftest import Scim, hosted, issue_token, new_user
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "patch"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -850,30 +850,18 @@ FX_PROFILES = [("profile-123", "Profile 123")]
 
 @pytest.fixture
 def fx_app(database_url: str) -> Iterator[Flask]:
-    app = Flask(__name__)
-    app.config.update(SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="k", TESTING=True)
-    fx_db.init_app(app)
-    fx_scim.init_app(app)
-    with app.app_context():
-        fx_db.drop_all()
-        fx_db.create_all()
-        fx_db.session.add_all([FxRole(id=i, name=n) for i, n in FX_ROLES])
-        fx_db.session.add_all([FxLicense(id=i, name=n) for i, n in FX_LICENSES])
-        fx_db.session.add_all([FxProfile(id=i, name=n) for i, n in FX_PROFILES])
-        fx_db.session.commit()
-    yield app
-    with app.app_context():
-        fx_db.session.remove()
-        fx_db.drop_all()
-        fx_db.engine.dispose()
+    with hosted(fx_db, fx_scim, database_url) as app:
+        with app.app_context():
+            fx_db.session.add_all([FxRole(id=i, name=n) for i, n in FX_ROLES])
+            fx_db.session.add_all([FxLicense(id=i, name=n) for i, n in FX_LICENSES])
+            fx_db.session.add_all([FxProfile(id=i, name=n) for i, n in FX_PROFILES])
+            fx_db.session.commit()
+        yield app
 
 
 @pytest.fixture
 def fx(fx_app: Flask) -> Scim:
-    with fx_app.app_context():
-        _id, token = fx_app.extensions["scim_entitlements"].tokens.issue(fx_db.session.connection(), "t", "t")
-        fx_db.session.commit()
-    return Scim(fx_app.test_client(), token)
+    return Scim(fx_app.test_client(), issue_token(fx_app, "t"))
 
 
 def person(fx_app: Flask, user_name: str = "bjensen@example.com", **columns: Any) -> str:

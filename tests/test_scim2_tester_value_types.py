@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from flask_scim_entitlements import EntitlementType, RoleType, ScimEntitlements, UserMapping
 
-from .conftest import hosted
+from .conftest import hosted, issue_token
 
 
 class Base(DeclarativeBase):
@@ -88,10 +88,7 @@ def value_types_app(database_url: str) -> Iterator[Flask]:
 @pytest.mark.parametrize("resource_type", ["Role", "Entitlement"])
 def test_scim2_tester_passes_every_check_on_writable_role_and_entitlement_types(
         value_types_app: Flask, resource_type: str) -> None:
-    with value_types_app.app_context():
-        state = value_types_app.extensions["scim_entitlements"]
-        _id, token = state.tokens.issue(db.session.connection(), "t", "t")
-        db.session.commit()
+    token = issue_token(value_types_app, "t")
     client: Any = wsgi_engine.WSGISCIMClient(value_types_app, base_url="http://localhost/scim/v2",
                                              headers={"Authorization": f"Bearer {token}"})
     results = check_server(client, resource_types=[resource_type])

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ..errors import InvalidFilterError
-from ..mapping import Association, Attr, MultiValued
+from ..mapping import Attr, MultiValued
 from ..schemas import definitions as d
 from . import ast
 
 if TYPE_CHECKING:
-    from ..resource_types import Registry, ResourceType
+    from ..resource_types import Link, Registry, ResourceType
 
 _TRUE = sa.true()
 _FALSE = sa.false()
@@ -223,31 +223,10 @@ class FilterCompiler:
     # -- multi-valued sources ----------------------------------------------
     def _sources(self, resolved: d.ResolvedPath) -> list[_Source]:
         attribute = resolved.attribute
-        owner_id = self.mapping.id
-        name = attribute.name
-        registry = self.registry
-        if not resolved.is_extension and self.rt.kind == "group" and name == "members" and registry.members:
-            users = registry.user.mapping
-            return [self._assoc_source(registry.members, owner_id, users, _display_column(users),
-                                       {"type": _Const("User")})]
-        if not resolved.is_extension and self.rt.kind == "user":
-            if name == "groups" and registry.members and registry.groups is not None:
-                groups = registry.groups
-                members = registry.members
-                reverse = Association(members.table, members.target_key, members.owner_key,
-                                      members.target_id, members.owner_id)
-                display = groups.target(groups.schema.resolve(None, "displayName"))  # type: ignore[arg-type]
-                return [self._assoc_source(reverse, owner_id, groups, display, {"type": _Const("direct")})]
-            if name == "roles" and registry.roles is not None and "Role" in registry.grants:
-                roles = registry.roles
-                return [self._assoc_source(registry.grants[roles.name], owner_id, roles, _display_column(roles),
-                                           {"type": _Const(None), "primary": _Const(None)})]
-            if name == "entitlements":
-                return [
-                    self._assoc_source(registry.grants[rt.name], owner_id, rt.mapping, _display_column(rt.mapping),
-                                       {"type": _Const(rt.name), "primary": _Const(None)})
-                    for rt in registry.entitlement_resource_types()
-                ]
+        if not resolved.is_extension:
+            links = [link for link in self.registry.links(self.rt) if link.attribute == attribute.name]
+            if links:
+                return [self._assoc_source(link) for link in links]
         # The mapping keys a multi-valued attribute by the attribute itself, so look it up without the
         # sub-attribute of the path: ``emails.type eq "work"`` reads the same source as ``emails[...]``.
         target = self.mapping.target(d.ResolvedPath(resolved.schema, attribute, None, resolved.is_extension))
@@ -263,11 +242,14 @@ class FilterCompiler:
             return [_Source(None, present, {"value": target, "type": _Const("work"), "primary": _Const(True)})]
         raise InvalidFilterError(f"{attribute.name} cannot be filtered on")
 
-    def _assoc_source(self, assoc: Association, owner_id: Any, target_mapping: Any, display: Any,
-                      extra: dict[str, Any]) -> _Source:
+    def _assoc_source(self, link: Link) -> _Source:
+        """The elements of a linked attribute (members, groups, roles, entitlements): association rows."""
+        assoc, target_mapping, owner_id = link.association, link.target, self.mapping.id
+        display = target_mapping.display_column()
+        extra = {sub: _Const(value) for sub, value in link.constants.items()}
         target_model = target_mapping.model
         select_from = assoc.table.join(target_model, assoc.target_key == assoc.target_id)
-        columns = {"value": target_mapping.id, "display": display, **extra}
+        columns = {"value": target_mapping.id, "display": _Const(None) if display is None else display, **extra}
         return _Source(select_from, assoc.owner_key == owner_id, columns, value_is_id=target_mapping)
 
     def _exists(self, resolved: d.ResolvedPath, build: Callable[[_Source], Any]) -> sa.ColumnElement[bool]:
@@ -415,19 +397,3 @@ def _qualify(f: ast.Filter, parent: ast.AttrPath) -> ast.Filter:
         raise InvalidFilterError(f"{f.path}: inside [...] name a sub-attribute of {parent.attr}")
     path = ast.AttrPath(parent.attr, f.path.attr, parent.urn)
     return ast.Present(path) if isinstance(f, ast.Present) else ast.Compare(path, f.op, f.value)
-
-
-def _display_column(mapping: Any) -> Any:
-    """The SQL expression of a resource's ``display``: its displayName, else its userName."""
-    columns = []
-    for name in ("displayName", "userName"):
-        resolved = mapping.schema.resolve(None, name)
-        if resolved is not None:
-            target = mapping.target(resolved)
-            if isinstance(target, Attr):
-                target = target.column
-            if target is not None and not isinstance(target, MultiValued):
-                columns.append(target)
-    if not columns:
-        return _Const(None)
-    return columns[0] if len(columns) == 1 else sa.func.coalesce(*columns)

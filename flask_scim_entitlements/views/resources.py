@@ -26,6 +26,7 @@ from ..errors import (
 )
 from ..filters import ast
 from ..filters.parser import parse_attribute_list, parse_filter
+from ..handlers import scim_response
 from ..normalize import normalize_patch, normalize_resource
 from ..patch import apply_patch
 from ..resource_types import GROUP_KIND, USER_KIND, ResourceType
@@ -54,8 +55,6 @@ def _render(rt: ResourceType, docs: list[dict[str, Any]], projection: Projection
 
 def _respond_one(rt: ResourceType, doc: dict[str, Any], status: int = 200,
                  projection: Projection | None = None) -> Any:
-    from ..handlers import scim_response
-
     body = _render(rt, [doc], projection or Projection.from_args(request.args))[0]
     headers = {"ETag": doc["meta"]["version"], "Location": doc["meta"]["location"]} if status == 201 else \
         {"ETag": doc["meta"]["version"]}
@@ -107,8 +106,6 @@ def _sort(rt: ResourceType, sort_by: Any, sort_order: Any) -> tuple[Any, bool]:
 
 
 def _list(rt: ResourceType, params: Any, projection: Projection) -> Any:
-    from ..handlers import scim_response
-
     config = _state().config
     start, count = page_params(params, config.default_page_size, config.max_page_size)
     filt = _filter(params.get("filter"))
@@ -141,8 +138,6 @@ def search_resources(rt: ResourceType) -> Any:
 
 
 def get_resource(rt: ResourceType, resource_id: str) -> Any:
-    from ..handlers import scim_response
-
     projection = Projection.from_args(request.args)
     store = _store()
     obj = store.get(rt, resource_id)
@@ -228,8 +223,6 @@ def replace_resource(rt: ResourceType, resource_id: str) -> Any:
 
 
 def patch_resource(rt: ResourceType, resource_id: str) -> Any:
-    from ..handlers import scim_response
-
     _require_writable(rt)
     state = _state()
     body = read_json_body(state.config.max_body_bytes)

@@ -42,6 +42,9 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # SCIM writes take the write lock at their start (BEGIN IMMEDIATE) and queue behind each other:
+    # wait for it rather than fail after the driver's default 5 s when an identity provider pushes in bulk.
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 

@@ -32,8 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "SCIM_TOKEN_TABLE": True,
     #: Key of the HMAC that hashes stored tokens; defaults to SECRET_KEY.  Changing it invalidates every token.
     "SCIM_TOKEN_HASH_KEY": None,
-    #: What a successful PATCH answers: "resource" (200 with the resource) or "no-content" (204).
-    "SCIM_PATCH_RESPONSE": "resource",
+    #: What a successful PATCH answers: "auto" (groups 204 unless the request names attributes, others 200
+    #: with the resource), "resource" (always 200 with the resource) or "no-content" (always 204).
+    "SCIM_PATCH_RESPONSE": "auto",
     #: documentationUri published in /ServiceProviderConfig.
     "SCIM_DOCUMENTATION_URI": None,
     #: Requests allowed per tenant, in the ``limits`` notation ("600/minute"); None disables limiting.
@@ -86,8 +87,8 @@ class ScimConfig:
         prefix = "/" + str(config["SCIM_URL_PREFIX"]).strip("/")
         if "_" in prefix:
             raise RuntimeError("SCIM_URL_PREFIX must not contain '_': Okta rejects such base URLs")
-        if config["SCIM_PATCH_RESPONSE"] not in ("resource", "no-content"):
-            raise RuntimeError("SCIM_PATCH_RESPONSE must be 'resource' or 'no-content'")
+        if config["SCIM_PATCH_RESPONSE"] not in ("auto", "resource", "no-content"):
+            raise RuntimeError("SCIM_PATCH_RESPONSE must be 'auto', 'resource' or 'no-content'")
         key = config["SCIM_TOKEN_HASH_KEY"] or config.get("SECRET_KEY") or ""
         if config["SCIM_OAUTH_ISSUER"] and not config["SCIM_OAUTH_AUDIENCE"]:
             raise RuntimeError("SCIM_OAUTH_ISSUER needs SCIM_OAUTH_AUDIENCE: an access token for another API "

@@ -9,6 +9,12 @@ SCIM document), ``attributes`` (names of the changed attributes), ``added`` /
 for roles and entitlements, the type being ``"roles"`` or an entitlement
 type's name).
 
+A subscriber that raises does not change the answer to the request: the
+change is committed already, and an identity provider that saw an error would
+retry a request that now changes nothing (and sends no signal).  The exception
+is logged on the ``flask_scim_entitlements.signals`` logger with the signal, the
+tenant and the resource id, and the other subscribers still run.
+
 Example: sign a deactivated user out at once::
 
     from flask_scim_entitlements import signals
@@ -20,7 +26,12 @@ Example: sign a deactivated user out at once::
 
 from __future__ import annotations
 
-from blinker import Namespace
+import logging
+from typing import Any
+
+from blinker import Namespace, Signal
+
+logger = logging.getLogger(__name__)
 
 _signals = Namespace()
 
@@ -38,6 +49,18 @@ resource_created = _signals.signal("scim-resource-created")
 resource_updated = _signals.signal("scim-resource-updated")
 resource_deleted = _signals.signal("scim-resource-deleted")
 
+
+
+def send(signal: Signal, sender: Any, **kwargs: Any) -> None:
+    """Send ``signal`` to each subscriber in turn; one that raises is logged, and the others still run."""
+    for receiver in signal.receivers_for(sender):
+        try:
+            receiver(sender, **kwargs)
+        except Exception:  # noqa: BLE001 - a subscriber's failure is logged, never the request's answer
+            logger.exception("subscriber %r of %s failed (tenant %r, id %r)", receiver, signal.name,
+                             kwargs.get("tenant"), kwargs.get("id"))
+
+
 __all__ = [
     "group_created",
     "group_deleted",
@@ -46,6 +69,7 @@ __all__ = [
     "resource_created",
     "resource_deleted",
     "resource_updated",
+    "send",
     "user_created",
     "user_deactivated",
     "user_deleted",

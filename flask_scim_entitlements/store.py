@@ -8,8 +8,15 @@ looked up through the same layer and are "not found" for another tenant.
 Reads load a page and its related rows in a constant number of statements:
 one query for the page, one per child table (``selectinload``) and one per
 many-to-many link (members, groups, roles, entitlements), whatever the page
-size.  Writes to links are set operations (one ``DELETE ... WHERE IN`` and one
-multi-row ``INSERT``), never a statement per member.
+size.  Writes to links are set operations on the ids a request names (one
+``SELECT ... WHERE IN`` of those ids, one ``DELETE ... WHERE IN``, one
+``INSERT ... SELECT``), never a statement per member, and never a read of the
+links the request does not mention: adding one member to a 100,000-member group
+costs what adding it to an empty group does.
+
+Writes are serialised on every database (:meth:`Store.begin_write`): a write
+request holds the write lock on what it changes from its first read to its
+commit, so no read-check-write acts on a stale copy.
 
 The store never commits: the view owns the transaction (design-notes.md).
 """
@@ -28,10 +35,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from .errors import InvalidValueError, NotFoundError, UniquenessError
+from .errors import InvalidPathError, InvalidValueError, NoTargetError, NotFoundError, UniquenessError
 from .filters import ast
 from .filters.compiler import FilterCompiler, parse_datetime
 from .mapping import Association, Attr, MultiValued, ResourceMapping
+from .patch.links import ADD, REMOVE, REPLACE, LinkOperation
 from .schemas import definitions as d
 
 if TYPE_CHECKING:
@@ -39,6 +47,8 @@ if TYPE_CHECKING:
 
 #: Below this many ids an ``IN`` list is fine on every backend; larger sets are chunked.
 _IN_CHUNK = 5000
+#: Dialects whose write requests lock the rows they read (``SELECT ... FOR UPDATE``).
+_ROW_LOCKS = frozenset({"postgresql", "mysql", "mariadb"})
 
 
 @dataclass
@@ -46,8 +56,13 @@ class Changes:
     """What a write changed, for the provisioning signals."""
 
     attributes: set[str] = field(default_factory=set)
-    added: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    removed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    #: label ("members", "roles", or an entitlement type) -> ids, in the order they changed (dicts as ordered sets)
+    added: dict[str, dict[str, None]] = field(default_factory=lambda: defaultdict(dict))
+    removed: dict[str, dict[str, None]] = field(default_factory=lambda: defaultdict(dict))
+
+    def ids(self, which: dict[str, dict[str, None]]) -> dict[str, list[str]]:
+        """``added`` or ``removed`` as lists, without the labels that changed nothing."""
+        return {label: list(ids) for label, ids in which.items() if ids}
 
     def __bool__(self) -> bool:
         return bool(self.attributes or any(self.added.values()) or any(self.removed.values()))
@@ -87,6 +102,27 @@ class Store:
         bind = session.get_bind()
         self.dialect = bind.dialect.name
 
+    # ------------------------------------------------------------- write lock
+    def begin_write(self) -> None:
+        """Take the write lock before a write request's first read (design-notes.md, "A request is one transaction").
+
+        PostgreSQL and MariaDB lock the rows the request reads (``get(for_update=True)``).  SQLite has
+        no row locks, and its Python driver opens a transaction only at the first INSERT, UPDATE or
+        DELETE: two requests could both read a group, both decide, and the later one undo the earlier.
+        So on SQLite the transaction is begun here as ``BEGIN IMMEDIATE``: it takes the database's
+        write lock at once, and other writers wait for it (the connection's ``busy_timeout``) until
+        this request commits or rolls back.  Reads are not blocked (in WAL mode).
+
+        Where the transaction is already open (the host's credential loader wrote something, or the
+        host drives SQLite transactions itself), the lock is already held (a write happened) or the
+        driver began it; SQLite then refuses a stale write with an error (503), never losing one.
+        """
+        if self.dialect != "sqlite":
+            return
+        connection = self.session.connection()
+        if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
     # ------------------------------------------------------------------ reads
     def tenant_condition(self, mapping: ResourceMapping) -> Any:
         if mapping.tenant is None:
@@ -115,7 +151,7 @@ class Store:
         if key is None:
             raise NotFoundError(f"{rt.name} {id_text} not found")
         query = self.select(rt).where(rt.mapping.id == key).options(*self._loaders(rt))
-        if for_update and self.dialect == "postgresql":
+        if for_update and self.dialect in _ROW_LOCKS:
             query = query.with_for_update()
         obj = self.session.scalars(query).one_or_none()
         if obj is None:
@@ -192,7 +228,9 @@ class Store:
                 if ext.id in doc:
                     doc["schemas"].append(ext.id)
             docs.append(doc)
-        self._add_links(rt, objs, docs, wanted)
+        # A user's groups, roles and entitlements are part of its version (below), so they are always read:
+        # a user holds a handful, and a 304 must never hide a changed representation.
+        self._add_links(rt, objs, docs, None if rt is self.registry.user else wanted)
         for obj, doc in zip(objs, docs, strict=True):
             doc["meta"] = self._meta(rt, obj, doc)
         return docs
@@ -227,6 +265,10 @@ class Store:
         if modified is not None:
             meta["lastModified"] = _iso(modified)
             basis = f"{doc['id']}|{modified.isoformat() if isinstance(modified, datetime) else modified}"
+            if rt is self.registry.user:
+                # Memberships and grants are written to other tables, and a group or role rename changes
+                # their ``display`` without touching the user's row: the version covers them as rendered.
+                basis += json.dumps([doc.get(link.attribute) for link in self.registry.links(rt)], sort_keys=True)
         else:
             basis = json.dumps(doc, sort_keys=True, default=str)
         meta["location"] = f"{self.base_url}{rt.endpoint}/{doc['id']}"
@@ -280,13 +322,16 @@ class Store:
         self._write_links(rt, obj, doc, changes, creating=True)
         return obj, changes
 
-    def replace(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None = None) -> Changes:
-        """Make ``obj`` hold ``doc`` (RFC 7644 §3.5.1); ``touched`` limits it to those top-level keys."""
-        self._check_unique(rt, obj, doc)
+    def replace(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None = None,
+                link_operations: Sequence[LinkOperation] = ()) -> Changes:
+        """Make ``obj`` hold ``doc`` (RFC 7644 §3.5.1); ``touched`` limits it to those top-level keys (PATCH),
+        whose link attributes change by ``link_operations`` (see :mod:`~flask_scim_entitlements.patch.links`)."""
+        self._check_unique(rt, obj, doc, touched)
         changes = Changes()
         self._write_attributes(rt, obj, doc, touched, changes, creating=False)
         self._flush(rt)  # constraint errors surface here, as SCIM errors, not in a later query's autoflush
         self._write_links(rt, obj, doc, changes, creating=False, touched=touched)
+        self.apply_link_operations(rt, obj, link_operations, changes)
         if changes and rt.mapping.last_modified is not None:
             now = datetime.now(UTC).replace(tzinfo=None)
             previous = getattr(obj, rt.mapping.last_modified.key)
@@ -314,8 +359,10 @@ class Store:
         except (DataError, IntegrityError) as exc:
             raise constraint_error(exc, rt.name) from exc
 
-    def _check_unique(self, rt: ResourceType, obj: Any, doc: dict[str, Any]) -> None:
+    def _check_unique(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None = None) -> None:
         for name in ("userName",) if rt.kind == "user" else ("displayName",) if rt.kind == "group" else ():
+            if touched is not None and name not in touched:
+                continue  # a PATCH that leaves the value alone cannot make it collide
             resolved = rt.schema.resolve(None, name)
             value = doc.get(name)
             if resolved is None or not isinstance(value, str):
@@ -404,37 +451,128 @@ class Store:
         return True
 
     # ------------------------------------------------------------------ links
-    def _write_links(self, rt: ResourceType, obj: Any, doc: dict[str, Any], changes: Changes, *, creating: bool,
-                     touched: set[str] | None = None) -> None:
+    def writable_links(self, rt: ResourceType) -> dict[str, list[Link]]:
+        """The link attributes a client may write, with their links (entitlements: one per entitlement type)."""
         by_attr: dict[str, list[Link]] = defaultdict(list)
         for link in self.registry.links(rt):
             if link.attribute == "groups":
                 continue  # read-only on users: memberships are managed through /Groups (RFC 7643 §4.1.2)
             by_attr[link.attribute].append(link)
-        for name, links in by_attr.items():
+        return by_attr
+
+    def _write_links(self, rt: ResourceType, obj: Any, doc: dict[str, Any], changes: Changes, *, creating: bool,
+                     touched: set[str] | None = None) -> None:
+        """POST and PUT: each writable link attribute of ``doc`` is the whole set (RFC 7644 §3.5.1)."""
+        operations = []
+        for name in self.writable_links(rt):
             if touched is not None and name not in touched:
                 continue
             items = doc.get(name) or []
             if creating and not items:
                 continue
-            wanted = self._resolve_values(name, items, links)
+            # A new resource has no links: its set is what the request adds.
+            operations.append(LinkOperation(name, ADD if creating else REPLACE, items=tuple(items), label=name))
+        self.apply_link_operations(rt, obj, operations, changes, fresh=creating)
+
+    def apply_link_operations(self, rt: ResourceType, obj: Any, operations: Sequence[LinkOperation],
+                              changes: Changes, *, fresh: bool = False) -> None:
+        """Run a PATCH's link operations, in order, as set operations on the ids they name.
+
+        Each costs statements on the ids the operation names (or, for a filtered ``remove``, on the rows
+        its filter selects), whatever the number of links the resource already has: the current list is
+        never loaded.  A run of adds and removes by id on one attribute (Okta pushes memberships as
+        hundreds of one-member operations in one PATCH) runs as one batch: for each id the last
+        operation wins, exactly as applying them one by one would end.  Unknown ids are a 400
+        ``invalidValue`` (and the request's transaction is rolled back).  ``fresh``: the resource was
+        created by this request and has no links yet.
+        """
+        if not operations:
+            return
+        by_attr = self.writable_links(rt)
+        index = 0
+        while index < len(operations):
+            operation = operations[index]
+            links = by_attr.get(operation.attribute)
+            if not links:
+                raise InvalidPathError(f"'{operation.label}' cannot be written on {rt.name}")
+            if _by_ids(operation):
+                end = index + 1
+                while end < len(operations) and _by_ids(operations[end]) \
+                        and operations[end].attribute == operation.attribute:
+                    end += 1
+                self._apply_by_ids(obj, operation.attribute, links, operations[index:end], changes, fresh)
+                index = end
+                continue
+            self._apply_selected(rt, obj, links, operation, changes)
+            index += 1
+
+    def _apply_by_ids(self, obj: Any, name: str, links: list[Link], batch: Sequence[LinkOperation],
+                      changes: Changes, fresh: bool) -> None:
+        """A run of ``add`` (without filter) and ``remove`` by ids, as one removal and one insertion per link."""
+        last: dict[str, str] = {}  # value -> the last operation naming it
+        added_items: list[dict[str, Any]] = []
+        for operation in batch:
+            if operation.op == ADD:
+                added_items.extend(operation.items)
+                for item in operation.items:
+                    last[str(item.get("value"))] = ADD
+            else:
+                for value in operation.values or ():
+                    last[value] = REMOVE
+        resolved = self._resolve_values(name, added_items, links)  # every id added is checked, even if removed later
+        leaving = [value for value, op in last.items() if op != ADD]
+        for link in links:
+            assoc = link.association
+            owner = _key_of(obj, assoc.owner_id)
+            keys = resolved.get(id(assoc), {})
+            removed: list[Any] = []
+            if leaving and not fresh:
+                targets = [k for k in (link.target.parse_id(v) for v in leaving) if k is not None]
+                if targets:
+                    removed = self._remove_pairs(link, owner, self._in(link.target.id, targets))
+            added = self._add_pairs(assoc, owner, [key for value, key in keys.items() if last.get(value) == ADD],
+                                    fresh=fresh)
+            _record(changes, _label(link), added, removed)
+
+    def _apply_selected(self, rt: ResourceType, obj: Any, links: list[Link], operation: LinkOperation,
+                        changes: Changes) -> None:
+        """``replace`` of the whole set, ``remove`` of all or of what a filter selects, filtered ``add``/``replace``."""
+        if operation.op == REMOVE:
             for link in links:
-                assoc = link.association
-                label = link.constants.get("type", name) if name == "entitlements" else name
-                ids = wanted.get(id(assoc), [])
-                added, removed = self.set_links(assoc, _key_of(obj, assoc.owner_id), ids)
-                if added:
-                    changes.added[label].extend(str(i) for i in added)
-                if removed:
-                    changes.removed[label].extend(str(i) for i in removed)
+                owner = _key_of(obj, link.association.owner_id)
+                removed = self._remove_pairs(link, owner, self._selection(rt, link, operation))
+                _record(changes, _label(link), [], removed)
+            return
+        resolved = self._resolve_values(operation.attribute, list(operation.items), links)
+        matched_any = False
+        for link in links:
+            assoc = link.association
+            owner = _key_of(obj, assoc.owner_id)
+            ids = list(resolved.get(id(assoc), {}).values())
+            keep = sa.not_(self._in(assoc.target_key, ids)) if ids else sa.true()
+            if operation.filter is not None:
+                # §3.5.2.3 with a filter: the matching elements are replaced by the value given.
+                matching = self._selection(rt, link, operation)
+                matched_any = matched_any or bool(self.session.scalar(
+                    sa.select(sa.func.count()).select_from(self._joined(link)).where(assoc.owner_key == owner,
+                                                                                     matching)))
+                removed = self._remove_pairs(link, owner, sa.and_(matching, keep))
+            else:
+                # §3.5.2.3: "the attribute and all values are replaced": what is not named goes.
+                removed = self._remove_pairs(link, owner, keep)
+            added = self._add_pairs(assoc, owner, ids)
+            _record(changes, _label(link), added, removed)
+        if operation.filter is not None and operation.op == REPLACE and not matched_any:
+            raise NoTargetError(f"no value of '{operation.attribute}' matches the path '{operation.label}'")
 
     def _resolve_values(self, name: str, items: list[dict[str, Any]],
-                        links: list[Link]) -> dict[int, list[Any]]:
-        """Map the ``value`` s of ``members`` / ``roles`` / ``entitlements`` to existing target keys.
+                        links: list[Link]) -> dict[int, dict[str, Any]]:
+        """Map the ``value`` s of ``members`` / ``roles`` / ``entitlements`` to existing target keys:
+        per association, ``{value: key}``.  One SELECT per association, of the named ids only.
 
         An unknown value (or one of another tenant) is a 400 ``invalidValue`` naming it.
         """
-        wanted: dict[int, list[Any]] = defaultdict(list)
+        wanted: dict[int, dict[str, Any]] = defaultdict(dict)
         pending: dict[int, list[str]] = defaultdict(list)
         for item in items:
             value = item.get("value")
@@ -465,7 +603,7 @@ class Store:
                 existing.update({row[0]: row[1] for row in rows})
             for text, key in parsed.items():
                 if key is not None and key in existing:
-                    wanted[id(assoc)].append(existing[key])
+                    wanted[id(assoc)][text] = existing[key]
                     found_any[text] += 1
         missing = [str(i.get("value")) for i in items if not found_any.get(str(i.get("value")))]
         if missing:
@@ -473,25 +611,61 @@ class Store:
             raise InvalidValueError(f"{name}: no {noun} with id {', '.join(sorted(set(missing)))}")
         return wanted
 
-    def set_links(self, assoc: Association, owner: Any, target_keys: Iterable[Any]) -> tuple[list[Any], list[Any]]:
-        """Make the owner's links exactly ``target_keys``: one SELECT, one DELETE, one INSERT."""
-        wanted = set(target_keys)
-        current = set(self.session.scalars(sa.select(assoc.target_key).where(assoc.owner_key == owner)))
-        to_add = sorted(wanted - current, key=str)
-        to_remove = sorted(current - wanted, key=str)
-        if to_remove:
+    def _joined(self, link: Link) -> Any:
+        assoc = link.association
+        return assoc.table.join(link.target.model, assoc.target_key == assoc.target_id)
+
+    def _selection(self, rt: ResourceType, link: Link, operation: LinkOperation) -> Any:
+        """The condition on ``link``'s association rows (joined to the target) that ``operation`` selects."""
+        if operation.removes_all:
+            return sa.true()
+        if operation.values is not None:
+            keys = [k for k in (link.target.parse_id(v) for v in operation.values) if k is not None]
+            return self._in(link.target.id, keys) if keys else sa.false()
+        assert operation.filter is not None
+        _from, condition = FilterCompiler(self.registry, rt, self.dialect).link_elements(link, operation.filter)
+        return condition
+
+    def _add_pairs(self, assoc: Association, owner: Any, target_keys: Sequence[Any], *,
+                   fresh: bool = False) -> list[Any]:
+        """Link ``owner`` to those of ``target_keys`` it is not linked to yet: the keys added.
+
+        One SELECT of the named keys that are already there (none when the owner is ``fresh``), one
+        INSERT ... SELECT of the rest: both sized by the request, never by the owner's links.
+        """
+        keys = list(dict.fromkeys(target_keys))
+        if not keys:
+            return []
+        present: set[Any] = set()
+        if not fresh:
+            present = set(self.session.scalars(sa.select(assoc.target_key).where(
+                assoc.owner_key == owner, self._in(assoc.target_key, keys))))
+        to_add = [k for k in keys if k not in present]
+        if not to_add:
+            return []
+        values = self._values(to_add, assoc.target_key.type)
+        if values is None:
+            self.session.execute(sa.insert(assoc.table),
+                                 [{assoc.owner_key.key: owner, assoc.target_key.key: key} for key in to_add])
+        else:
+            rows = sa.select(sa.literal(owner, type_=assoc.owner_key.type), values.c.v)
+            self.session.execute(sa.insert(assoc.table).from_select(
+                [assoc.owner_key.name, assoc.target_key.name], rows))
+        return to_add
+
+    def _remove_pairs(self, link: Link, owner: Any, condition: Any) -> list[Any]:
+        """Unlink ``owner`` from the targets ``condition`` selects: the keys removed.
+
+        One SELECT of the selected rows (what the change removes, for the signals), one DELETE of them.
+        """
+        assoc = link.association
+        selected = sa.select(assoc.target_key).select_from(self._joined(link)).where(assoc.owner_key == owner,
+                                                                                      condition)
+        removed = list(self.session.scalars(selected))
+        if removed:
             self.session.execute(sa.delete(assoc.table).where(assoc.owner_key == owner,
-                                                              self._in(assoc.target_key, to_remove)))
-        if to_add:
-            values = self._values(to_add, assoc.target_key.type)
-            if values is None:
-                self.session.execute(sa.insert(assoc.table),
-                                     [{assoc.owner_key.key: owner, assoc.target_key.key: key} for key in to_add])
-            else:
-                rows = sa.select(sa.literal(owner, type_=assoc.owner_key.type), values.c.v)
-                self.session.execute(sa.insert(assoc.table).from_select(
-                    [assoc.owner_key.name, assoc.target_key.name], rows))
-        return to_add, to_remove
+                                                              self._in(assoc.target_key, removed)))
+        return removed
 
     # -- a set of ids as one bound parameter --------------------------------------------------
     def _values(self, values: Sequence[Any], type_: Any) -> Any:
@@ -517,6 +691,32 @@ class Store:
             return column.in_(sa.select(subquery.c.v))
         return sa.or_(*(column.in_(chunk) for chunk in _chunks(values)))
 
+
+
+def _by_ids(operation: LinkOperation) -> bool:
+    """An ``add`` of whole elements or a ``remove`` of listed ids: operations that commute into one batch."""
+    return (operation.op == ADD and operation.filter is None) or \
+        (operation.op == REMOVE and operation.values is not None)
+
+
+def _label(link: Link) -> str:
+    """The key under which a link's changes are reported: the attribute, or an entitlement's type."""
+    return str(link.constants.get("type", link.attribute)) if link.attribute == "entitlements" else link.attribute
+
+
+def _record(changes: Changes, label: str, added: Iterable[Any], removed: Iterable[Any]) -> None:
+    """Add what a set operation did to ``changes``; a value added then removed (or back) in one request nets out."""
+    for key in removed:
+        _toggle(changes.added[label], changes.removed[label], str(key))
+    for key in added:
+        _toggle(changes.removed[label], changes.added[label], str(key))
+
+
+def _toggle(undone: dict[str, None], done: dict[str, None], key: str) -> None:
+    if key in undone:
+        del undone[key]
+    else:
+        done[key] = None
 
 
 def _fits(column: Any, value: Any, name: str) -> Any:

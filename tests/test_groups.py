@@ -50,7 +50,8 @@ def test_okta_rename_patch_carrying_the_group_id_in_value_is_accepted(scim: Scim
     gid = _group(scim)["id"]
     body = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"id": gid, "displayName": "Renamed"}}]}
     r = scim.patch(f"/Groups/{gid}", body)
-    assert r.status_code == 200 and r.get_json()["displayName"] == "Renamed"
+    assert r.status_code == 204 and r.data == b""
+    assert scim.get(f"/Groups/{gid}").get_json()["displayName"] == "Renamed"
 
 
 def test_okta_membership_patch_removes_by_filter_and_adds_in_one_request(app: Any, scim: Scim) -> None:
@@ -60,7 +61,7 @@ def test_okta_membership_patch_removes_by_filter_and_adds_in_one_request(app: An
         {"op": "remove", "path": f'members[value eq "{a}"]'},
         {"op": "add", "path": "members", "value": [{"value": c, "display": "member2@example.com"}]},
     ]}
-    assert scim.patch(f"/Groups/{gid}", body).status_code == 200
+    assert scim.patch(f"/Groups/{gid}", body).status_code == 204
     assert _members(app, gid) == {b, c}
 
 
@@ -69,10 +70,10 @@ def test_push_now_replace_of_members_overwrites_and_an_empty_list_empties_the_gr
     gid = _group(scim, members=[a])["id"]
     replace = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "members",
                                                    "value": [{"value": b}, {"value": c}]}]}
-    assert scim.patch(f"/Groups/{gid}", replace).status_code == 200
+    assert scim.patch(f"/Groups/{gid}", replace).status_code == 204
     assert _members(app, gid) == {b, c}
     empty = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "members", "value": []}]}
-    assert scim.patch(f"/Groups/{gid}", empty).status_code == 200
+    assert scim.patch(f"/Groups/{gid}", empty).status_code == 204
     assert _members(app, gid) == set()
 
 
@@ -81,7 +82,7 @@ def test_entra_member_removal_with_a_value_list_removes_exactly_those_members(ap
     gid = _group(scim, members=[a, b, c])["id"]
     body = {"schemas": [PATCH], "Operations": [
         {"op": "Remove", "path": "members", "value": [{"$ref": None, "value": a}, {"$ref": None, "value": c}]}]}
-    assert scim.patch(f"/Groups/{gid}", body).status_code == 200
+    assert scim.patch(f"/Groups/{gid}", body).status_code == 204
     assert _members(app, gid) == {b}
 
 
@@ -176,3 +177,19 @@ def test_membership_signal_carries_added_and_removed_after_commit(app: Any, scim
     with signals.group_members_changed.connected_to(record, app):
         scim.patch(f"/Groups/{gid}", body)
     assert len(seen) == 1 and seen[0]["added"] == [b] and seen[0]["removed"] == [a]
+
+
+def test_a_users_version_changes_with_its_groups(app: Any, scim: Scim) -> None:
+    """RFC 7644 §3.14: a 304 must never hide a changed representation; a user's ``groups`` is part of it."""
+    (a,) = _users(scim, 1)
+    first = scim.get(f"/Users/{a}").headers["ETag"]
+    gid = _group(scim, members=[a])["id"]
+    joined = scim.get(f"/Users/{a}", headers={"If-None-Match": first})
+    assert joined.status_code == 200 and [g["value"] for g in joined.get_json()["groups"]] == [gid]
+    second = joined.headers["ETag"]
+    assert second != first
+    rename = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"displayName": "Renamed"}}]}
+    assert scim.patch(f"/Groups/{gid}", rename).status_code == 204
+    renamed = scim.get(f"/Users/{a}", headers={"If-None-Match": second})
+    assert renamed.status_code == 200 and renamed.get_json()["groups"][0]["display"] == "Renamed"
+    assert scim.get(f"/Users/{a}", headers={"If-None-Match": renamed.headers["ETag"]}).status_code == 304

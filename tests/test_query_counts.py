@@ -169,3 +169,48 @@ def test_group_patch_removing_10_or_5000_members_costs_the_same_statements(app: 
             assert not db.session.scalar(sa.select(sa.func.count()).select_from(group_members)
                                          .where(group_members.c.group_id == group_id))
     assert counts[10] == counts[5000], counts
+
+
+def _reads_named_ids_only(statements: list[str]) -> list[str]:
+    """The statements on the membership table that could read links the request did not name."""
+    return [text for text in statements
+            if not text.lstrip().upper().startswith("INSERT") and (" IN (" not in text or "NOT IN" in text)]
+
+
+def test_a_one_member_patch_costs_the_same_statements_on_an_empty_and_a_3000_member_group(app: Any, scim: Scim) -> None:
+    """Cost follows the change: adding or removing one member never reads the group's membership list."""
+    ids = _bulk_users(app, 3004, "onemember")
+    empty, large = _bulk_group(app, "empty", []), _bulk_group(app, "large", ids[:3000])
+    counts: dict[str, tuple[int, int]] = {}
+    for name, group_id, joining in (("empty", empty, ids[3000]), ("large", large, ids[3001])):
+        add = {"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": str(joining)}]}]}
+        remove = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": f'members[value eq "{joining}"]'}]}
+        with counting(app) as added:
+            assert scim.patch(f"/Groups/{group_id}", add).status_code == 204
+        with counting(app) as removed:
+            assert scim.patch(f"/Groups/{group_id}", remove).status_code == 204
+        for seen in (added, removed):
+            assert _reads_named_ids_only(seen.touching("group_members")) == [], seen.touching("group_members")
+        counts[name] = (len(added), len(removed))
+    assert counts["empty"] == counts["large"], counts
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(group_members)
+                                 .where(group_members.c.group_id == large)) == 3000
+
+
+def test_renaming_a_large_group_never_touches_its_membership_table(app: Any, scim: Scim) -> None:
+    group_id = _bulk_group(app, "renamed", _bulk_users(app, 500, "renamer"))
+    body = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"id": str(group_id), "displayName": "New"}}]}
+    with counting(app) as seen:
+        response = scim.patch(f"/Groups/{group_id}", body)
+    assert response.status_code == 204 and response.data == b""  # SCIM_PATCH_RESPONSE="auto": no member list
+    assert seen.touching("group_members") == []
+
+
+def test_the_membership_shape_check_catches_a_patch_that_reads_the_whole_membership() -> None:
+    """The control for the two tests above: what reading every member looks like is caught."""
+    whole = "SELECT group_members.user_id FROM group_members WHERE group_members.group_id = ?"
+    named = "SELECT group_members.user_id FROM group_members WHERE group_members.group_id = ? AND " \
+            "group_members.user_id IN (SELECT value FROM json_each(?))"
+    everything_but = "SELECT user_id FROM group_members WHERE group_id = ? AND user_id NOT IN (SELECT 1)"
+    assert _reads_named_ids_only([whole, named, everything_but]) == [whole, everything_but]

@@ -97,3 +97,27 @@ def test_scim2_tester_passes_every_check_on_writable_role_and_entitlement_types(
     failed = [f"[{r.status.name}] {r.resource_type} {r.title}: {r.reason}" for r in results
               if r.status in (Status.ERROR, Status.CRITICAL)]
     assert not failed, "\n".join(failed)
+
+
+def test_writable_value_types_send_resource_created_updated_and_deleted_once_each(value_types_app: Flask) -> None:
+    from flask_scim_entitlements import signals
+
+    from .conftest import Scim
+
+    scim = Scim(value_types_app.test_client(), issue_token(value_types_app, "t"))
+    seen: list[tuple[str, str, str]] = []
+
+    def on(name: str) -> Any:
+        return lambda sender, **kw: seen.append((name, kw["resource_type"], kw["id"]))
+
+    with signals.resource_created.connected_to(on("created"), value_types_app), \
+            signals.resource_updated.connected_to(on("updated"), value_types_app), \
+            signals.resource_deleted.connected_to(on("deleted"), value_types_app):
+        rid = scim.post("/Roles", {"schemas": ["urn:okta:scim:schemas:core:1.0:Role"], "displayName": "Editor"}) \
+            .get_json()["id"]
+        patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                 "Operations": [{"op": "replace", "path": "displayName", "value": "Chief Editor"}]}
+        assert scim.patch(f"/Roles/{rid}", patch).status_code == 200
+        assert scim.patch(f"/Roles/{rid}", patch).status_code == 200  # unchanged: no signal
+        assert scim.delete(f"/Roles/{rid}").status_code == 204
+    assert seen == [("created", "Role", rid), ("updated", "Role", rid), ("deleted", "Role", rid)]

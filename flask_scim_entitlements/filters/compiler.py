@@ -81,6 +81,16 @@ class FilterCompiler:
     def compile(self, f: ast.Filter) -> sa.ColumnElement[bool]:
         return self._compile(f, None)
 
+    def link_elements(self, link: Link, f: ast.Filter) -> tuple[Any, sa.ColumnElement[bool]]:
+        """(FROM clause, condition) of the association rows of ``link`` whose element matches value filter ``f``.
+
+        The PATCH path ``members[value co "x"]`` selects elements the same way the filter
+        ``members[value co "x"]`` selects groups: one compiler for both, so they cannot disagree.
+        """
+        resolved = self._resolve(ast.AttrPath(link.attribute))
+        source = self._assoc_source(link)
+        return source.select_from, self._compile(f, (resolved.attribute, source))
+
     def _compile(self, f: ast.Filter, element: tuple[d.Attribute, _Source] | None) -> sa.ColumnElement[bool]:
         if isinstance(f, ast.And):
             return sa.and_(self._compile(f.left, element), self._compile(f.right, element))

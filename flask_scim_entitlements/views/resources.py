@@ -29,6 +29,7 @@ from ..filters.parser import parse_attribute_list, parse_filter
 from ..handlers import scim_response
 from ..normalize import normalize_patch, normalize_resource
 from ..patch import apply_patch
+from ..patch.links import plan_patch
 from ..resource_types import GROUP_KIND, USER_KIND, ResourceType
 from ..schemas import definitions as d
 from ..schemas.messages import LIST_RESPONSE_URN, SEARCH_REQUEST_URN
@@ -197,6 +198,7 @@ def create_resource(rt: ResourceType) -> Any:
     doc = _strip_read_only(rt, normalize_resource(body, rt.schema))
     _validate(rt, doc)
     store = _store()
+    store.begin_write()
     obj, changes = store.create(rt, doc)
     created = store.documents(rt, [obj])[0]
     _commit()
@@ -207,49 +209,83 @@ def create_resource(rt: ResourceType) -> Any:
 def replace_resource(rt: ResourceType, resource_id: str) -> Any:
     _require_writable(rt)
     body = read_json_body(_state().config.max_body_bytes)
-    store = _store()
-    obj = store.get(rt, resource_id, for_update=True)
-    current = store.documents(rt, [obj])[0]
-    _check_if_match(current)
     doc = _strip_read_only(rt, normalize_resource(body, rt.schema))
-    _check_immutable(rt, current, doc)
     _validate(rt, doc)
+    store = _store()
+    store.begin_write()
+    obj = store.get(rt, resource_id, for_update=True)
+    # Links are not immutable and the version does not depend on them (users' are always read): none loaded.
+    current = store.documents(rt, [obj], set())[0]
+    _check_if_match(current)
+    _check_immutable(rt, current, doc)
     was_active = current.get("active")
     changes = store.replace(rt, obj, doc)
-    updated = store.documents(rt, [obj])[0]
+    # RFC 7644 §3.5.1: PUT answers with the resource, subject to "attributes".  A group's members are what
+    # the request itself carried, so the answer costs what the request did.
+    projection = Projection.from_args(request.args)
+    updated = store.documents(rt, [obj], projection.wanted_links(rt.schema))[0]
     _commit()
     _emit_updated(rt, updated, changes, was_active)
-    return _respond_one(rt, updated)
+    return _respond_one(rt, updated, projection=projection)
 
 
 def patch_resource(rt: ResourceType, resource_id: str) -> Any:
+    """RFC 7644 §3.5.2, planned before anything is read (see :mod:`..patch.links`).
+
+    Operations on link attributes (members, roles, entitlements) run as set operations on the ids they
+    name; the rest go through the document engine over the resource without its links.  So a one-member
+    change costs the same on an empty group and on a 100,000-member one, request and response included.
+    """
     _require_writable(rt)
     state = _state()
     body = read_json_body(state.config.max_body_bytes)
-    store = _store()
-    obj = store.get(rt, resource_id, for_update=True)
-    current = store.documents(rt, [obj])[0]
-    _check_if_match(current)
     operations = normalize_patch(body, rt.schema, max_operations=state.config.max_patch_operations)
-    base = {k: v for k, v in current.items() if k != "meta"}
-    result = apply_patch(base, operations, rt.schema)
+    store = _store()
+    plan = plan_patch(operations, rt.schema, store.writable_links(rt))
+    store.begin_write()
+    obj = store.get(rt, resource_id, for_update=True)
+    current = store.documents(rt, [obj], set())[0]
+    _check_if_match(current)
+    result = apply_patch({k: v for k, v in current.items() if k != "meta"}, plan.document_operations, rt.schema)
     doc = _strip_read_only(rt, result.document)
-    _validate(rt, doc)
+    if result.changed:
+        _validate(rt, doc)
     was_active = current.get("active")
-    changes = store.replace(rt, obj, doc, touched=set(result.changed)) if result.changed else Changes()
-    updated = store.documents(rt, [obj])[0] if changes else current
+    changes = Changes()
+    if result.changed or plan.link_operations:
+        changes = store.replace(rt, obj, doc, touched=set(result.changed), link_operations=plan.link_operations)
+    projection = Projection.from_args(request.args)
+    no_content = _patch_answers_no_content(rt, projection)
+    updated = store.documents(rt, [obj], set() if no_content else projection.wanted_links(rt.schema))[0] \
+        if changes else current
     _commit()
     _emit_updated(rt, updated, changes, was_active)
-    if state.config.patch_response == "no-content":
+    if no_content:
         response = scim_response({}, 204, {"ETag": updated["meta"]["version"]})
         response.set_data(b"")
         return response
-    return _respond_one(rt, updated)
+    return _respond_one(rt, updated, projection=projection)
+
+
+def _patch_answers_no_content(rt: ResourceType, projection: Projection) -> bool:
+    """RFC 7644 §3.5.2: 200 with the resource "subject to the attributes query parameter", or 204.
+
+    ``SCIM_PATCH_RESPONSE`` = ``auto`` (the default): a group answers 204, unless the request names
+    ``attributes``/``excludedAttributes`` (then 200 with what it asked for), because its whole
+    representation grows with its members; Okta and Entra both accept 204 for group PATCH
+    (interop.md §1.5, Entra "group PATCH should answer 204").  Other resources answer 200 with the
+    resource.  ``resource`` always answers 200 with the resource; ``no-content`` always 204.
+    """
+    mode = _state().config.patch_response
+    if mode == "auto":
+        return rt.kind == GROUP_KIND and projection == Projection()
+    return mode == "no-content"
 
 
 def delete_resource(rt: ResourceType, resource_id: str) -> Any:
     _require_writable(rt)
     store = _store()
+    store.begin_write()
     obj = store.get(rt, resource_id, for_update=True)
     if request.headers.get("If-Match"):
         _check_if_match(store.documents(rt, [obj], set())[0])
@@ -259,7 +295,7 @@ def delete_resource(rt: ResourceType, resource_id: str) -> Any:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     signal = {USER_KIND: signals.user_deleted, GROUP_KIND: signals.group_deleted}.get(rt.kind,
                                                                                        signals.resource_deleted)
-    signal.send(app, tenant=tenant, id=resource_id, resource_type=rt.name)
+    signals.send(signal, app, tenant=tenant, id=resource_id, resource_type=rt.name)
     response = current_app.response_class(status=204)
     return response
 
@@ -284,41 +320,44 @@ def _commit() -> None:
 def _emit_created(rt: ResourceType, doc: dict[str, Any], changes: Changes) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     tenant = g.scim_principal.tenant
+    added = changes.ids(changes.added)
     if rt.kind == USER_KIND:
-        signals.user_created.send(app, tenant=tenant, id=doc["id"], resource=doc)
-        if changes.added:
-            signals.user_grants_changed.send(app, tenant=tenant, id=doc["id"], granted=dict(changes.added),
-                                             revoked={})
+        signals.send(signals.user_created, app, tenant=tenant, id=doc["id"], resource=doc)
+        if added:
+            signals.send(signals.user_grants_changed, app, tenant=tenant, id=doc["id"], granted=added, revoked={})
     elif rt.kind == GROUP_KIND:
-        signals.group_created.send(app, tenant=tenant, id=doc["id"], resource=doc)
-        if changes.added.get("members"):
-            signals.group_members_changed.send(app, tenant=tenant, id=doc["id"], added=changes.added["members"],
-                                               removed=[])
+        signals.send(signals.group_created, app, tenant=tenant, id=doc["id"], resource=doc)
+        if added.get("members"):
+            signals.send(signals.group_members_changed, app, tenant=tenant, id=doc["id"], added=added["members"],
+                         removed=[])
     else:
-        signals.resource_created.send(app, tenant=tenant, id=doc["id"], resource_type=rt.name, resource=doc)
+        signals.send(signals.resource_created, app, tenant=tenant, id=doc["id"], resource_type=rt.name,
+                     resource=doc)
 
 
 def _emit_updated(rt: ResourceType, doc: dict[str, Any], changes: Changes, was_active: Any) -> None:
+    """One signal per committed change, with exactly what changed; none when nothing did."""
     if not changes:
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     tenant = g.scim_principal.tenant
-    attributes = sorted(changes.attributes | set(changes.added) | set(changes.removed))
+    added, removed = changes.ids(changes.added), changes.ids(changes.removed)
+    attributes = sorted(changes.attributes | set(added) | set(removed))
     if rt.kind == USER_KIND:
-        signals.user_updated.send(app, tenant=tenant, id=doc["id"], resource=doc, attributes=attributes)
+        signals.send(signals.user_updated, app, tenant=tenant, id=doc["id"], resource=doc, attributes=attributes)
         now_active = doc.get("active")
         if "active" in changes.attributes and bool(was_active) != bool(now_active):
             signal = signals.user_reactivated if now_active else signals.user_deactivated
-            signal.send(app, tenant=tenant, id=doc["id"], resource=doc)
-        granted = {k: v for k, v in changes.added.items() if v}
-        revoked = {k: v for k, v in changes.removed.items() if v}
-        if granted or revoked:
-            signals.user_grants_changed.send(app, tenant=tenant, id=doc["id"], granted=granted, revoked=revoked)
-    elif rt.kind == GROUP_KIND:
-        signals.group_updated.send(app, tenant=tenant, id=doc["id"], resource=doc, attributes=attributes)
-        added, removed = changes.added.get("members", []), changes.removed.get("members", [])
+            signals.send(signal, app, tenant=tenant, id=doc["id"], resource=doc)
         if added or removed:
-            signals.group_members_changed.send(app, tenant=tenant, id=doc["id"], added=added, removed=removed)
+            signals.send(signals.user_grants_changed, app, tenant=tenant, id=doc["id"], granted=added,
+                         revoked=removed)
+    elif rt.kind == GROUP_KIND:
+        # ``resource`` carries the group's members only when the response does (see _patch_answers_no_content).
+        signals.send(signals.group_updated, app, tenant=tenant, id=doc["id"], resource=doc, attributes=attributes)
+        if added.get("members") or removed.get("members"):
+            signals.send(signals.group_members_changed, app, tenant=tenant, id=doc["id"],
+                         added=added.get("members", []), removed=removed.get("members", []))
     else:
-        signals.resource_updated.send(app, tenant=tenant, id=doc["id"], resource_type=rt.name, resource=doc,
-                                      attributes=attributes)
+        signals.send(signals.resource_updated, app, tenant=tenant, id=doc["id"], resource_type=rt.name,
+                     resource=doc, attributes=attributes)

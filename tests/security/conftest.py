@@ -10,6 +10,9 @@
   fresh PostgreSQL database built with ``flask_migrate.upgrade()`` and seeded;
   the server is always terminated.  Skips without PostgreSQL, except under
   ``CI=true`` (via the ``postgres_url`` fixture of ``tests/conftest.py``).
+- ``raced``: the same app, migrated and seeded, served four ways: on a SQLite
+  file in WAL mode (the example app's default) and on PostgreSQL, each by a
+  threaded server (what ``flask run`` runs) and by gunicorn (2 workers x 4 threads).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -171,15 +175,15 @@ def _children(pid: int) -> list[int]:
 
 @dataclass
 class Served:
-    """The example app under gunicorn on 127.0.0.1, with a token for the seeded tenant."""
+    """The example app under gunicorn (or, with ``proc`` None, a threaded server) on 127.0.0.1, with a token."""
 
     app: Any
     database_url: str
     admin_url: str
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | None
     port: int
     token: str
-    log: Path
+    log: Path | None
     workers: int
     host: str = "127.0.0.1"
     prefix: str = "/scim/v2"
@@ -189,12 +193,19 @@ class Served:
                 timeout: float = 30.0) -> Reply:
         return http_request(self.host, self.port, method, self.prefix + path, body, self.token, headers, timeout)
 
+    @property
+    def in_process(self) -> bool:
+        """A threaded server in the test's own process: its signals reach the test's subscribers."""
+        return self.proc is None
+
     def worker_pids(self) -> list[int]:
+        assert self.proc is not None
         return _children(self.proc.pid)
 
     def wait_ready(self, timeout: float = 30.0, workers: int | None = None) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            assert self.proc is not None and self.log is not None
             assert self.proc.poll() is None, f"gunicorn exited: {self.log.read_text()[-3000:]}"
             try:
                 ok = self.request("GET", "/ServiceProviderConfig", timeout=5).status == 200
@@ -248,6 +259,64 @@ def gunicorn(database_url: str, app: Any, admin_url: str, log: Path, workers: in
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)  # the server's own process group, started above
                 proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def migrated_sqlite(directory: Path) -> Iterator[tuple[str, Any]]:
+    """A SQLite file (WAL mode, as the example app sets it up), ``flask db upgrade``-d and seeded: (url, app)."""
+    import flask_migrate
+
+    url = f"sqlite:///{directory / 'served.sqlite3'}"
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
+    try:
+        with app.app_context(), logging_preserved(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            flask_migrate.upgrade()
+        with app.app_context():
+            seed_data()
+            db.session.remove()
+        yield url, app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@contextlib.contextmanager
+def threaded_server(database_url: str, app: Any) -> Iterator[Served]:
+    """The app served as ``flask run`` serves it: werkzeug's threaded server, one thread per request."""
+    from werkzeug.serving import make_server
+
+    token = issue_token(app, TENANT)
+    served_app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": SECRET})
+    server = make_server("127.0.0.1", 0, served_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Served(served_app, database_url, "", None, server.port, token, None, 1)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        with served_app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite-threaded", "sqlite-gunicorn", "postgresql-threaded",
+                                        "postgresql-gunicorn"])
+def raced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The example app on SQLite and on PostgreSQL, under a threaded server and under gunicorn (2 x 4)."""
+    backend, kind = str(request.param).split("-")
+    directory = tmp_path_factory.mktemp("raced")
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            url, app = stack.enter_context(migrated_sqlite(directory))
+        else:
+            url, app = stack.enter_context(migrated_postgres(request.getfixturevalue("postgres_url")))
+        if kind == "threaded":
+            yield stack.enter_context(threaded_server(url, app))
+        else:
+            yield stack.enter_context(gunicorn(url, app, "", directory / "gunicorn.log", workers=2, threads=4))
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
     #: What a successful PATCH answers: "auto" (groups 204 unless the request names attributes, others 200
     #: with the resource), "resource" (always 200 with the resource) or "no-content" (always 204).
     "SCIM_PATCH_RESPONSE": "auto",
+    #: A user's role or entitlement grant naming a value that no longer exists (the app deleted it while the
+    #: identity provider still holds the grant): "reject" (400 invalidValue, the whole request changes
+    #: nothing) or "drop" (the grant is skipped, logged and reported by the ``user_grants_dropped`` signal).
+    "SCIM_UNKNOWN_GRANTS": "reject",
     #: documentationUri published in /ServiceProviderConfig.
     "SCIM_DOCUMENTATION_URI": None,
     #: Requests allowed per tenant, in the ``limits`` notation ("600/minute"); None disables limiting.
@@ -69,6 +73,7 @@ class ScimConfig:
     token_table: bool
     token_hash_key: bytes
     patch_response: str
+    unknown_grants: str
     documentation_uri: str | None
     rate_limit: str | None
     rate_limit_storage: str
@@ -89,6 +94,8 @@ class ScimConfig:
             raise RuntimeError("SCIM_URL_PREFIX must not contain '_': Okta rejects such base URLs")
         if config["SCIM_PATCH_RESPONSE"] not in ("auto", "resource", "no-content"):
             raise RuntimeError("SCIM_PATCH_RESPONSE must be 'auto', 'resource' or 'no-content'")
+        if config["SCIM_UNKNOWN_GRANTS"] not in ("reject", "drop"):
+            raise RuntimeError("SCIM_UNKNOWN_GRANTS must be 'reject' or 'drop'")
         key = config["SCIM_TOKEN_HASH_KEY"] or config.get("SECRET_KEY") or ""
         if config["SCIM_OAUTH_ISSUER"] and not config["SCIM_OAUTH_AUDIENCE"]:
             raise RuntimeError("SCIM_OAUTH_ISSUER needs SCIM_OAUTH_AUDIENCE: an access token for another API "
@@ -105,6 +112,7 @@ class ScimConfig:
             token_table=bool(config["SCIM_TOKEN_TABLE"]),
             token_hash_key=key.encode() if isinstance(key, str) else bytes(key),
             patch_response=config["SCIM_PATCH_RESPONSE"],
+            unknown_grants=config["SCIM_UNKNOWN_GRANTS"],
             documentation_uri=config["SCIM_DOCUMENTATION_URI"],
             rate_limit=config["SCIM_RATE_LIMIT"],
             rate_limit_storage=config["SCIM_RATE_LIMIT_STORAGE"],

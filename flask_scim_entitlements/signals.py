@@ -41,6 +41,8 @@ user_deactivated = _signals.signal("scim-user-deactivated")
 user_reactivated = _signals.signal("scim-user-reactivated")
 user_deleted = _signals.signal("scim-user-deleted")
 user_grants_changed = _signals.signal("scim-user-grants-changed")
+#: With SCIM_UNKNOWN_GRANTS="drop": grants a request named that exist no longer (``dropped={"roles": [ids]}``).
+user_grants_dropped = _signals.signal("scim-user-grants-dropped")
 group_created = _signals.signal("scim-group-created")
 group_updated = _signals.signal("scim-group-updated")
 group_deleted = _signals.signal("scim-group-deleted")
@@ -74,6 +76,7 @@ __all__ = [
     "user_deactivated",
     "user_deleted",
     "user_grants_changed",
+    "user_grants_dropped",
     "user_reactivated",
     "user_updated",
 ]

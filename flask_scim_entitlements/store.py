@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ from .schemas import definitions as d
 if TYPE_CHECKING:
     from .resource_types import Link, Registry, ResourceType
 
+logger = logging.getLogger(__name__)
+
 #: Below this many ids an ``IN`` list is fine on every backend; larger sets are chunked.
 _IN_CHUNK = 5000
 #: Dialects whose write requests lock the rows they read (``SELECT ... FOR UPDATE``).
@@ -59,6 +62,8 @@ class Changes:
     #: label ("members", "roles", or an entitlement type) -> ids, in the order they changed (dicts as ordered sets)
     added: dict[str, dict[str, None]] = field(default_factory=lambda: defaultdict(dict))
     removed: dict[str, dict[str, None]] = field(default_factory=lambda: defaultdict(dict))
+    #: attribute ("roles", "entitlements") -> values of grants skipped because they name nothing (SCIM_UNKNOWN_GRANTS)
+    dropped: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def ids(self, which: dict[str, dict[str, None]]) -> dict[str, list[str]]:
         """``added`` or ``removed`` as lists, without the labels that changed nothing."""
@@ -94,8 +99,11 @@ def _key_of(obj: Any, column: Any) -> Any:
 
 
 class Store:
-    def __init__(self, session: Session, registry: Registry, tenant: Any, base_url: str) -> None:
+    def __init__(self, session: Session, registry: Registry, tenant: Any, base_url: str, *,
+                 drop_unknown_grants: bool = False) -> None:
         self.session = session
+        #: SCIM_UNKNOWN_GRANTS="drop": a grant of a role or entitlement that no longer exists is skipped.
+        self.drop_unknown_grants = drop_unknown_grants
         self.registry = registry
         self.tenant = tenant
         self.base_url = base_url.rstrip("/")
@@ -519,7 +527,8 @@ class Store:
             else:
                 for value in operation.values or ():
                     last[value] = REMOVE
-        resolved = self._resolve_values(name, added_items, links)  # every id added is checked, even if removed later
+        # Every id added is checked, even if removed later in the batch.
+        resolved = self._resolve_values(name, added_items, links, changes)
         leaving = [value for value, op in last.items() if op != ADD]
         for link in links:
             assoc = link.association
@@ -543,7 +552,7 @@ class Store:
                 removed = self._remove_pairs(link, owner, self._selection(rt, link, operation))
                 _record(changes, _label(link), [], removed)
             return
-        resolved = self._resolve_values(operation.attribute, list(operation.items), links)
+        resolved = self._resolve_values(operation.attribute, list(operation.items), links, changes)
         matched_any = False
         for link in links:
             assoc = link.association
@@ -565,12 +574,14 @@ class Store:
         if operation.filter is not None and operation.op == REPLACE and not matched_any:
             raise NoTargetError(f"no value of '{operation.attribute}' matches the path '{operation.label}'")
 
-    def _resolve_values(self, name: str, items: list[dict[str, Any]],
-                        links: list[Link]) -> dict[int, dict[str, Any]]:
+    def _resolve_values(self, name: str, items: list[dict[str, Any]], links: list[Link],
+                        changes: Changes) -> dict[int, dict[str, Any]]:
         """Map the ``value`` s of ``members`` / ``roles`` / ``entitlements`` to existing target keys:
         per association, ``{value: key}``.  One SELECT per association, of the named ids only.
 
-        An unknown value (or one of another tenant) is a 400 ``invalidValue`` naming it.
+        An unknown value (or one of another tenant) is a 400 ``invalidValue`` naming it; with
+        ``SCIM_UNKNOWN_GRANTS="drop"``, a role or entitlement grant is skipped instead, logged, and
+        listed in ``changes.dropped`` (members are always checked).
         """
         wanted: dict[int, dict[str, Any]] = defaultdict(dict)
         pending: dict[int, list[str]] = defaultdict(list)
@@ -606,6 +617,12 @@ class Store:
                     wanted[id(assoc)][text] = existing[key]
                     found_any[text] += 1
         missing = [str(i.get("value")) for i in items if not found_any.get(str(i.get("value")))]
+        if missing and self.drop_unknown_grants and name != "members":
+            unique = list(dict.fromkeys(missing))
+            logger.warning("dropped %s grant(s) of %s that no longer exist (tenant %r): %s", name, name,
+                           self.tenant, ", ".join(unique))
+            changes.dropped[name].extend(unique)
+            return wanted
         if missing:
             noun = {"members": "User", "roles": "Role"}.get(name, "entitlement")
             raise InvalidValueError(f"{name}: no {noun} with id {', '.join(sorted(set(missing)))}")

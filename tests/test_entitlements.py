@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 
@@ -154,3 +158,42 @@ def test_roles_are_returned_in_lists_so_okta_import_seeds_grants(app, scim: Scim
     listed = scim.get("/Users?count=100").get_json()["Resources"]
     trinity_doc = next(u for u in listed if u["id"] == tid)
     assert trinity_doc["roles"] == [{"value": roles["Todo-er"], "display": "Todo-er"}]
+
+
+def _deleted_role(app: Any) -> str:
+    """A role the app created and then deleted, as Okta still holds grants of it."""
+    with app.app_context():
+        role = Role(name="Retired", code="retired", description="gone")
+        db.session.add(role)
+        db.session.commit()
+        role_id = str(role.id)
+        db.session.delete(role)
+        db.session.commit()
+    return role_id
+
+
+def test_a_grant_of_a_deleted_role_is_rejected_by_default_and_changes_nothing(app: Any, scim: Scim) -> None:
+    retired = _deleted_role(app)
+    user = new_user(scim, "grants.reject@example.com")
+    r = scim.put(f"/Users/{user['id']}", {**user, "displayName": "Changed", "roles": [{"value": retired}]})
+    assert r.status_code == 400 and r.get_json()["scimType"] == "invalidValue" and retired in r.get_json()["detail"]
+    assert scim.get(f"/Users/{user['id']}").get_json().get("displayName") != "Changed"
+
+
+def test_with_unknown_grants_dropped_a_put_naming_a_deleted_role_applies_the_rest_logs_and_signals(
+        app: Any, scim: Scim, caplog: pytest.LogCaptureFixture) -> None:
+    app.extensions["scim_entitlements"].config = dataclasses.replace(
+        app.extensions["scim_entitlements"].config, unknown_grants="drop")
+    retired = _deleted_role(app)
+    roles = {r["displayName"]: r["id"] for r in scim.get("/Roles").get_json()["Resources"]}
+    user = new_user(scim, "grants.drop@example.com")
+    dropped: list[Any] = []
+    with signals.user_grants_dropped.connected_to(lambda sender, **kw: dropped.append(kw["dropped"]), app), \
+            caplog.at_level(logging.WARNING, logger="flask_scim_entitlements.store"):
+        r = scim.put(f"/Users/{user['id']}", {**user, "displayName": "Changed",
+                                               "roles": [{"value": retired}, {"value": roles["Manager"]}]})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["displayName"] == "Changed"
+    assert [x["value"] for x in r.get_json()["roles"]] == [roles["Manager"]]
+    assert dropped == [{"roles": [retired]}]
+    assert any(retired in rec.getMessage() for rec in caplog.records if rec.name == "flask_scim_entitlements.store")

@@ -46,7 +46,8 @@ def _state() -> Any:
 def _store() -> Store:
     state = _state()
     base = request.host_url.rstrip("/") + state.config.url_prefix
-    return Store(state.db.session, state.registry, g.scim_principal.tenant, base)
+    return Store(state.db.session, state.registry, g.scim_principal.tenant, base,
+                 drop_unknown_grants=state.config.unknown_grants == "drop")
 
 
 def _render(rt: ResourceType, docs: list[dict[str, Any]], projection: Projection) -> list[dict[str, Any]]:
@@ -325,6 +326,7 @@ def _emit_created(rt: ResourceType, doc: dict[str, Any], changes: Changes) -> No
         signals.send(signals.user_created, app, tenant=tenant, id=doc["id"], resource=doc)
         if added:
             signals.send(signals.user_grants_changed, app, tenant=tenant, id=doc["id"], granted=added, revoked={})
+        _emit_dropped(doc, changes)
     elif rt.kind == GROUP_KIND:
         signals.send(signals.group_created, app, tenant=tenant, id=doc["id"], resource=doc)
         if added.get("members"):
@@ -335,9 +337,17 @@ def _emit_created(rt: ResourceType, doc: dict[str, Any], changes: Changes) -> No
                      resource=doc)
 
 
+def _emit_dropped(doc: dict[str, Any], changes: Changes) -> None:
+    if any(changes.dropped.values()):
+        signals.send(signals.user_grants_dropped, current_app._get_current_object(),  # type: ignore[attr-defined]
+                     tenant=g.scim_principal.tenant, id=doc["id"], dropped=dict(changes.dropped))
+
+
 def _emit_updated(rt: ResourceType, doc: dict[str, Any], changes: Changes, was_active: Any) -> None:
     """One signal per committed change, with exactly what changed; none when nothing did."""
     if not changes:
+        if rt.kind == USER_KIND:
+            _emit_dropped(doc, changes)  # a PUT that only named deleted values changed nothing else
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     tenant = g.scim_principal.tenant
@@ -352,6 +362,7 @@ def _emit_updated(rt: ResourceType, doc: dict[str, Any], changes: Changes, was_a
         if added or removed:
             signals.send(signals.user_grants_changed, app, tenant=tenant, id=doc["id"], granted=added,
                          revoked=removed)
+        _emit_dropped(doc, changes)
     elif rt.kind == GROUP_KIND:
         # ``resource`` carries the group's members only when the response does (see _patch_answers_no_content).
         signals.send(signals.group_updated, app, tenant=tenant, id=doc["id"], resource=doc, attributes=attributes)

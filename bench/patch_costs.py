@@ -13,11 +13,13 @@ client (no HTTP, no server: the figures are the server's own work, which is what
 - ``rename``: Okta's ``{"op":"replace","value":{"id":...,"displayName":...}}``, sent on every membership update;
 - ``1,000 ops``: one PATCH of 1,000 one-member operations (500 adds and 500 removes), on the largest group.
 
-For each: the median time over ``--repeat`` requests (min-max beside it), the ratio to the same request on
-the empty group, and the peak of Python memory allocated while the request ran (``tracemalloc``, measured
-in a separate request so that tracing does not slow the timed ones).  Targets (issue 12): a one-member
-change on a 100,000-member group within 1.5x of the empty group; the 1,000-operation PATCH under 1 s;
-memory within 20 MiB of idle.
+For each: the median time over ``--repeat`` interleaved rounds (each round sends the request once per
+group size, so every size meets the same load; min-max beside it), the ratio to the same request on the
+smallest group, and the peak of Python memory allocated while the request ran (``tracemalloc``, measured
+in a separate request so that tracing does not slow the timed ones), beside an idle request's.
+
+Targets (issue 12): a one-member change on a 100,000-member group within 1.5x of the empty group; the
+1,000-operation PATCH under 1 s; memory within 20 MiB of idle.
 
 PostgreSQL comes from ``SCIM_BENCH_POSTGRES_URL`` (default: a database ``scim_patch_bench`` on
 127.0.0.1:5432, dropped and re-created on each run).  Seeding uses bulk inserts (SQLAlchemy Core).
@@ -130,63 +132,78 @@ class Bench:
         return run
 
 
-def measure(run: Callable[[], None], bench: Bench, repeat: int,
-            max_seconds: float = float("inf")) -> tuple[list[float], float] | None:
+def _timed(run: Callable[[], None], bench: Bench) -> float:
+    bench._timed = None  # type: ignore[attr-defined]
     started = time.perf_counter()
-    run()  # warm-up: compiled statements, caches
-    if time.perf_counter() - started > max_seconds:
-        return None  # too slow to repeat (the code before issue 12): reported as "> max_seconds"
-    times = []
-    for _ in range(repeat):
-        bench._timed = None  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        run()
-        elapsed = time.perf_counter() - started
-        times.append(bench._timed if getattr(bench, "_timed", None) is not None else elapsed)  # type: ignore
+    run()
+    elapsed = time.perf_counter() - started
+    inner = getattr(bench, "_timed", None)  # remove_one times only its removal, not the add that prepares it
+    return inner if inner is not None else elapsed
+
+
+def _peak(run: Callable[[], None]) -> float:
+    """MiB of Python memory allocated at the peak of one request, above what was allocated before it."""
     tracemalloc.start()
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]
     run()
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
-    return times, peak / 2**20
+    return peak / 2**20
+
+
+def measure(runs: dict[int, Callable[[], None]], bench: Bench, repeat: int,
+            max_seconds: float) -> dict[int, tuple[list[float], float] | None]:
+    """Interleaved rounds: each round sends one request per group size, so every size meets the same load."""
+    results: dict[int, tuple[list[float], float] | None] = {}
+    live = {}
+    for size, run in runs.items():
+        if _timed(run, bench) > max_seconds:  # the warm-up: compiled statements, caches
+            results[size] = None  # too slow to repeat (the code before issue 12): reported as "> max_seconds"
+        else:
+            live[size] = run
+    times: dict[int, list[float]] = {size: [] for size in live}
+    order = list(live)
+    for round_ in range(repeat):
+        for size in order[round_ % len(order):] + order[:round_ % len(order)]:  # rotated: no size always first
+            times[size].append(_timed(live[size], bench))
+    for size, run in live.items():
+        results[size] = (times[size], _peak(run))
+    return results
+
+
+def _row(name: str, label: str, size: int | None, measured: tuple[list[float], float] | None, base: float | None,
+         max_seconds: float) -> str:
+    if measured is None:
+        return f"| {name} | {label} | {size:,} | > {max_seconds:.0f} s (not repeated) | – | – |"
+    shown = "–" if size is None else f"{size:,}"
+    times, peak = measured
+    median = statistics.median(times)
+    ratio = f"{median / base:.2f}x" if base else "–"
+    return (f"| {name} | {label} | {shown} | {median * 1000:.1f} ({min(times) * 1000:.1f}–{max(times) * 1000:.1f})"
+            f" | {ratio} | {peak:.2f} |")
 
 
 def run_db(name: str, url: str, sizes: list[int], repeat: int, max_seconds: float) -> list[str]:
     spare = (repeat + 2) * 4 * len(sizes) + (repeat + 2) * 500 + 100
     print(f"seeding {name}: {max(sizes):,} members + {spare:,} spare users ...", file=sys.stderr, flush=True)
     bench = Bench(url, sizes, spare)
-    rows = []
-    idle = measure(lambda: bench.client.get("/scim/v2/ServiceProviderConfig",
-                                            headers={"Authorization": f"Bearer {bench.token}"}), bench, repeat)
-    assert idle is not None
-    rows.append(f"| {name} | idle: GET /ServiceProviderConfig | – | {statistics.median(idle[0]) * 1000:.1f} | – "
-                f"| {idle[1]:.2f} |")
-    baseline: dict[str, float] = {}
+    headers = {"Authorization": f"Bearer {bench.token}"}
+    idle = measure({0: lambda: bench.client.get("/scim/v2/ServiceProviderConfig", headers=headers)}, bench,
+                   repeat, max_seconds)[0]
+    rows = [_row(name, "idle: GET /ServiceProviderConfig", None, idle, None, max_seconds)]
     scenarios = [("add one member", bench.add_one), ("remove one member", bench.remove_one),
                  ("rename (Okta's replace)", bench.rename)]
     for label, make in scenarios:
+        results = measure({size: make(size) for size in sizes}, bench, repeat, max_seconds)
+        first = results[sizes[0]]
+        base = statistics.median(first[0]) if first is not None else None
         for size in sizes:
-            measured = measure(make(size), bench, repeat, max_seconds)
-            if measured is None:
-                rows.append(f"| {name} | {label} | {size:,} | > {max_seconds:.0f} s (not repeated) | – | – |")
-                continue
-            times, peak = measured
-            median = statistics.median(times)
-            baseline.setdefault(label, median)
-            rows.append(f"| {name} | {label} | {size:,} | {median * 1000:.1f} ({min(times) * 1000:.1f}–"
-                        f"{max(times) * 1000:.1f}) | {median / baseline[label]:.2f}x | {peak:.1f} |")
+            rows.append(_row(name, label, size, results[size], base, max_seconds))
             print(rows[-1], file=sys.stderr, flush=True)
     largest = max(sizes)
-    measured = measure(bench.thousand_ops(largest), bench, max(1, repeat // 2), max_seconds)
-    if measured is None:
-        rows.append(f"| {name} | 1,000 one-member ops in one PATCH | {largest:,} | > {max_seconds:.0f} s "
-                    "(not repeated) | – | – |")
-    else:
-        times, peak = measured
-        rows.append(f"| {name} | 1,000 one-member ops in one PATCH | {largest:,} | "
-                    f"{statistics.median(times) * 1000:.1f} ({min(times) * 1000:.1f}–{max(times) * 1000:.1f}) "
-                    f"| – | {peak:.1f} |")
+    results = measure({largest: bench.thousand_ops(largest)}, bench, max(1, repeat // 2), max_seconds)
+    rows.append(_row(name, "1,000 one-member ops in one PATCH", largest, results[largest], None, max_seconds))
     print(rows[-1], file=sys.stderr, flush=True)
     with bench.app.app_context():
         bench.db.session.remove()

@@ -302,10 +302,7 @@ def threaded_server(database_url: str, app: Any) -> Iterator[Served]:
             db.engine.dispose()
 
 
-@pytest.fixture(scope="module", params=["sqlite-threaded", "sqlite-gunicorn", "postgresql-threaded",
-                                        "postgresql-gunicorn"])
-def raced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The example app on SQLite and on PostgreSQL, under a threaded server and under gunicorn (2 x 4)."""
+def _serve(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     backend, kind = str(request.param).split("-")
     directory = tmp_path_factory.mktemp("raced")
     with contextlib.ExitStack() as stack:
@@ -317,6 +314,19 @@ def raced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             yield stack.enter_context(threaded_server(url, app))
         else:
             yield stack.enter_context(gunicorn(url, app, "", directory / "gunicorn.log", workers=2, threads=4))
+
+
+@pytest.fixture(scope="module", params=["sqlite-threaded", "sqlite-gunicorn", "postgresql-threaded",
+                                        "postgresql-gunicorn"])
+def raced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The example app on SQLite and on PostgreSQL, under a threaded server and under gunicorn (2 x 4)."""
+    yield from _serve(request, tmp_path_factory)
+
+
+@pytest.fixture(scope="module", params=["sqlite-threaded", "postgresql-threaded"])
+def raced_in_process(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The threaded servers alone: they run in the test's process, so a test can count the signals they send."""
+    yield from _serve(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -27,17 +27,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 migrate = Migrate()
 
 
-@migrate.configure
-def _with_scim_branch(config: Any) -> Any:
-    """Add the extension's own Alembic branch (its token table) to the app's migrations."""
-    import flask_scim_entitlements.migrations as scim_migrations
-
-    ours = str(MIGRATIONS / "versions")
-    config.set_main_option("path_separator", "space")
-    config.set_main_option("version_locations", f"{ours} {scim_migrations.VERSIONS}")
-    return config
-
-
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -14,9 +14,10 @@ import os
 
 from flask_migrate import upgrade
 
+from flask_scim_entitlements import current_scim
+
 from . import create_app
 from .commands import seed_data
-from .models import db
 
 
 def main() -> None:
@@ -25,10 +26,9 @@ def main() -> None:
     with app.app_context():
         upgrade()
         org = seed_data()
-        state = app.extensions["scim_entitlements"]
-        _id, token = state.tokens.issue(db.session.connection(), org.id, org.domain, "python -m example_app")
-        db.session.commit()
-    print(f"SCIM base URL: http://127.0.0.1:{port}{state.config.url_prefix}")
+        token = current_scim.issue_token(org.domain, "python -m example_app").value
+        prefix = current_scim.config.url_prefix
+    print(f"SCIM base URL: http://127.0.0.1:{port}{prefix}")
     print("Sign in at the web app with somnus@gridco.example or trinity@gridco.example / password")
     print("SCIM token (Authorization: Bearer <token>):")
     print(token, flush=True)

@@ -22,7 +22,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -37,6 +37,13 @@ class Principal:
     tenant: Any
     name: str = ""
     token_id: int | None = None
+
+
+class IssuedToken(NamedTuple):
+    """A newly issued token: ``value`` is shown once, only its hash is stored."""
+
+    id: int
+    value: str
 
 
 def token_table(metadata: sa.MetaData) -> sa.Table:

@@ -1,14 +1,12 @@
-"""``flask scim``: issue, list and revoke the tokens identity providers authenticate with."""
+"""``flask scim``: issue, list and revoke the tokens identity providers authenticate with;
+migrate the package's own tables."""
 
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
-
-def _state():  # type: ignore[no-untyped-def]
-    return current_app.extensions["scim_entitlements"]
+from .extension import current_scim
 
 
 @click.group("scim", help="Manage SCIM provisioning credentials.")
@@ -22,13 +20,10 @@ def scim_cli() -> None:
 @with_appcontext
 def create_token(tenant_key: str, name: str) -> None:
     """Print a new token for TENANT; its value is the last line of output."""
-    state = _state()
-    tenant = state.resolve_tenant(tenant_key, create=True)
-    if tenant is None:
-        raise click.ClickException(f"unknown tenant {tenant_key!r}")
-    session = state.db.session
-    token_id, token = state.tokens.issue(session.connection(), tenant, tenant_key, name)
-    session.commit()
+    try:
+        token_id, token = current_scim.issue_token(tenant_key, name)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Created token {token_id} for tenant {tenant_key}. It is shown once; store it now.")
     click.echo(token)
 
@@ -38,14 +33,11 @@ def create_token(tenant_key: str, name: str) -> None:
 @with_appcontext
 def revoke_token(token_or_id: str) -> None:
     """Revoke a token, given its id (see list-tokens) or its value."""
-    state = _state()
-    session = state.db.session
     if token_or_id.isdigit():
-        count = state.tokens.revoke(session.connection(), token_id=int(token_or_id))
+        revoked = current_scim.revoke_token(token_id=int(token_or_id))
     else:
-        count = state.tokens.revoke(session.connection(), token=token_or_id)
-    session.commit()
-    if not count:
+        revoked = current_scim.revoke_token(token=token_or_id)
+    if not revoked:
         raise click.ClickException("no such active token")
     click.echo("Revoked.")
 
@@ -55,7 +47,19 @@ def revoke_token(token_or_id: str) -> None:
 @with_appcontext
 def list_tokens(tenant_key: str | None) -> None:
     """List tokens (never their values)."""
-    state = _state()
+    state = current_scim
     for row in state.tokens.list(state.db.session.connection(), tenant_key):
         status = "revoked" if row.revoked_at else "active"
         click.echo(f"{row.id}\t{row.tenant_key}\t{row.hint}…\t{status}\t{row.created_at:%Y-%m-%d}\t{row.name}")
+
+
+@scim_cli.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def upgrade(revision: str) -> None:
+    """Migrate the package's own tables (``flask db upgrade`` does it too, with the env.py hook)."""
+    from . import migrations
+
+    with current_scim.db.engine.begin() as connection:
+        migrations.upgrade(connection, revision)
+        click.echo(f"The package's tables are at revision {migrations.current(connection)}.")

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from marshmallow import Schema
 from werkzeug.local import LocalProxy
 
-from .auth import Principal, TokenStore, token_table
+from .auth import IssuedToken, Principal, TokenStore, token_table
 from .blueprint import make_blueprint
 from .config import DEFAULTS, ScimConfig
 from .handlers import register_prefix_handlers
@@ -87,6 +87,26 @@ class _State:
         loader = self.ext._tenant_loader
         return key if loader is None else loader(key, create)
 
+    def issue_token(self, tenant_key: str, name: str = "") -> IssuedToken:
+        """Issue a token for the tenant ``tenant_key`` (resolved by the tenant loader) and commit it.
+
+        The value is shown once: only its hash is stored.  Raises ``LookupError`` for an unknown tenant.
+        """
+        tenant = self.resolve_tenant(tenant_key, create=True)
+        if tenant is None:
+            raise LookupError(f"unknown tenant {tenant_key!r}")
+        session = self.db.session
+        issued = IssuedToken(*self.tokens.issue(session.connection(), tenant, tenant_key, name))
+        session.commit()
+        return issued
+
+    def revoke_token(self, *, token_id: int | None = None, token: str | None = None) -> bool:
+        """Revoke a token given its id or its value, and commit; False if there was no such active token."""
+        session = self.db.session
+        count = self.tokens.revoke(session.connection(), token_id=token_id, token=token)
+        session.commit()
+        return count > 0
+
 
 class ScimEntitlements:
     """A SCIM 2.0 server over the host's own Flask-SQLAlchemy models.
@@ -152,10 +172,20 @@ class ScimEntitlements:
         self._tenant_loader = fn
         return fn
 
+    def issue_token(self, tenant_key: str, name: str = "") -> IssuedToken:
+        """``(id, token)``: a new token for ``tenant_key`` on the current app (inside an app context),
+        committed; the token's value is shown only here.  Same as ``current_scim.issue_token``."""
+        return _current().issue_token(tenant_key, name)
+
+    def revoke_token(self, *, token_id: int | None = None, token: str | None = None) -> bool:
+        """Revoke a token of the current app by id or value; same as ``current_scim.revoke_token``."""
+        return _current().revoke_token(token_id=token_id, token=token)
+
 
 def _current() -> _State:
     return current_app.extensions[EXTENSION_KEY]
 
 
-#: The current app's extension state, inside a request or app context.
+#: The current app's extension state, inside a request or app context: ``current_scim.issue_token(key)``,
+#: ``current_scim.revoke_token(token_id=...)``, ``current_scim.config``.
 current_scim: Any = LocalProxy(_current)

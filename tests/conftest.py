@@ -66,6 +66,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A URL to a database with no tables at all (a fresh one on the test session's PostgreSQL server)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
+        return
+    server = sa.make_url(request.getfixturevalue("postgres_url"))
+    name = f"scim_migrate_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture
 def app(database_url: str) -> Iterator[Any]:
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test-secret"})
@@ -87,12 +104,10 @@ def client(app: Any) -> Any:
 
 def issue_token(app: Any, tenant_key: str) -> str:
     """A token for ``tenant_key`` on any host app (its tenant_loader, if any, resolves the key)."""
+    from flask_scim_entitlements import current_scim
+
     with app.app_context():
-        state = app.extensions["scim_entitlements"]
-        tenant = state.resolve_tenant(tenant_key, create=True)
-        _id, token = state.tokens.issue(state.db.session.connection(), tenant, tenant_key)
-        state.db.session.commit()
-        return token
+        return str(current_scim.issue_token(tenant_key).value)
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from flask_scim_entitlements import current_scim
+
 from .conftest import Scim, issue_token, new_user
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -59,9 +61,7 @@ def test_errors_do_not_reveal_whether_another_tenants_id_exists(scim: Scim, othe
 def test_a_revoked_token_is_rejected(app: Any, client: Any) -> None:
     token = issue_token(app, "gridco.example")
     with app.app_context():
-        state = app.extensions["scim_entitlements"]
-        state.tokens.revoke(state.db.session.connection(), token=token)
-        state.db.session.commit()
+        assert current_scim.revoke_token(token=token)
     r = Scim(client, token).get("/Users")
     assert r.status_code == 401 and r.get_json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
 
@@ -97,9 +97,7 @@ def test_token_rotation_keeps_two_live_tokens_until_the_old_one_is_revoked(app: 
     assert Scim(client, old).get("/Users").status_code == 200
     assert Scim(client, new).get("/Users").status_code == 200
     with app.app_context():
-        state = app.extensions["scim_entitlements"]
-        assert state.tokens.revoke(state.db.session.connection(), token=old) == 1
-        state.db.session.commit()
+        assert current_scim.revoke_token(token=old)
     assert Scim(client, old).get("/Users").status_code == 401
     assert Scim(client, new).get("/Users").status_code == 200
 

@@ -4,9 +4,13 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+import flask_scim_entitlements.migrations as scim_migrations
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
+# The extension's own tables: upgraded on `flask db upgrade`, kept out of autogenerate.
+scim_migrations.hook(context)
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.

@@ -1,7 +1,7 @@
 """initial todo app schema
 
 Revision ID: todo_0001
-Revises: scim_0001
+Revises:
 Create Date: 2026-11-23 19:09:05.067884
 
 """
@@ -10,7 +10,9 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'todo_0001'
-down_revision = "scim_0001"  # after the extension's token table (flask_scim_entitlements.migrations)
+# Until 0.1.0 this followed the extension's token-table branch ("scim_0001"); the extension now keeps
+# its own tables' history in a version table of its own (flask_scim_entitlements.migrations).
+down_revision = None
 branch_labels = None
 depends_on = None
 

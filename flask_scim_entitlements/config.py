@@ -97,6 +97,10 @@ class ScimConfig:
         if config["SCIM_UNKNOWN_GRANTS"] not in ("reject", "drop"):
             raise RuntimeError("SCIM_UNKNOWN_GRANTS must be 'reject' or 'drop'")
         key = config["SCIM_TOKEN_HASH_KEY"] or config.get("SECRET_KEY") or ""
+        if config["SCIM_TOKEN_TABLE"] and not key:
+            # An HMAC with an empty key is a plain hash: a leaked table could be checked offline.
+            raise RuntimeError("SCIM_TOKEN_TABLE needs a key to hash tokens with: set SECRET_KEY or "
+                               "SCIM_TOKEN_HASH_KEY (or SCIM_TOKEN_TABLE = False)")
         if config["SCIM_OAUTH_ISSUER"] and not config["SCIM_OAUTH_AUDIENCE"]:
             raise RuntimeError("SCIM_OAUTH_ISSUER needs SCIM_OAUTH_AUDIENCE: an access token for another API "
                                "must not be accepted")

@@ -33,13 +33,6 @@ class InvalidFilterError(ScimError):
     default_detail = "The specified filter syntax was invalid"
 
 
-class TooManyError(ScimError):
-    """The filter yields more results than the server will return."""
-
-    scim_type = "tooMany"
-    default_detail = "Too many results"
-
-
 class UniquenessError(ScimError):
     """A value must be unique and is not (e.g. a duplicate ``userName``)."""
 
@@ -83,16 +76,6 @@ class InvalidValueError(ScimError):
     default_detail = "A required value was missing, or the value specified was not compatible"
 
 
-class InvalidVersionError(ScimError):
-    scim_type = "invalidVers"
-    default_detail = "The specified SCIM protocol version is not supported"
-
-
-class SensitiveError(ScimError):
-    scim_type = "sensitive"
-    default_detail = "The request cannot be completed because of sensitive information in the URI"
-
-
 class NotFoundError(ScimError):
     status = 404
     default_detail = "Resource not found"
@@ -101,11 +84,6 @@ class NotFoundError(ScimError):
 class UnauthorizedError(ScimError):
     status = 401
     default_detail = "Authentication required: send a valid token in the Authorization header"
-
-
-class ForbiddenError(ScimError):
-    status = 403
-    default_detail = "The credential may not perform this operation"
 
 
 class PreconditionFailedError(ScimError):
@@ -123,11 +101,6 @@ class PayloadTooLargeError(ScimError):
 class NotImplementedScimError(ScimError):
     status = 501
     default_detail = "This operation is not implemented by this service provider"
-
-
-class ServiceUnavailableError(ScimError):
-    status = 503
-    default_detail = "The service is temporarily unavailable; retry later"
 
 
 __all__ = [name for name in dir() if name.endswith("Error")]

@@ -5,7 +5,9 @@ and 404 bodies, interop.md §2.1), so: ``ScimError`` subclasses, werkzeug
 ``HTTPException`` s, marshmallow ``ValidationError`` s and unexpected exceptions
 all become ``application/scim+json`` bodies with ``status`` as a string.  An
 unexpected exception is logged and answered with a generic 500 that reveals no
-internals; a lost database connection is a 503 the client may retry.
+internals; a lost database connection is a 503 the client may retry.  A table
+or column the database lacks (migrations not run) is no reason to retry: a 500,
+logged with the command that fixes it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 from typing import Any
 
 from flask import Flask, current_app, request
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from werkzeug.exceptions import HTTPException
 
 from .errors import ScimError
@@ -63,6 +65,24 @@ def handle_http_exception(error: HTTPException) -> Any:
     return error_response(status, detail, None, headers)
 
 
+# PostgreSQL's SQLSTATEs undefined_table and undefined_column; MySQL/MariaDB's error numbers for the same.
+_UNDEFINED_SQLSTATES = frozenset({"42P01", "42703"})
+_UNDEFINED_MYSQL_ERRORS = frozenset({1146, 1054})
+
+
+def schema_missing(error: Exception) -> bool:
+    """The database lacks a table or column the mappings use: its migrations have not been run."""
+    if not isinstance(error, (OperationalError, ProgrammingError)):
+        return False
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) in _UNDEFINED_SQLSTATES or getattr(orig, "pgcode", None) in _UNDEFINED_SQLSTATES:
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] in _UNDEFINED_MYSQL_ERRORS:
+        return True
+    return str(orig).startswith(("no such table", "no such column"))  # SQLite
+
+
 def handle_unexpected(error: Exception) -> Any:
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
@@ -71,6 +91,12 @@ def handle_unexpected(error: Exception) -> Any:
     if isinstance(error, (DataError, IntegrityError)):
         # A constraint met outside the store's own flushes (e.g. in a host hook): never a 500.
         return handle_scim_error(constraint_error(error, "The resource"))
+    if schema_missing(error):
+        current_app.logger.error(
+            "SCIM request %s %s failed: the database has no such table or column (%s). Run the migrations: "
+            "`flask db upgrade` (the package's own tables: `flask scim upgrade`)",
+            request.method, request.path, str(getattr(error, "orig", error)).splitlines()[0])
+        return error_response(500, "Internal server error")
     if isinstance(error, (OperationalError, DBAPIError)) and getattr(error, "connection_invalidated", False) \
             or isinstance(error, OperationalError):
         current_app.logger.warning("SCIM request failed: database unavailable (%s)", type(error).__name__)

@@ -34,13 +34,8 @@ from sqlalchemy.orm.relationships import RelationshipProperty
 from .schemas import definitions as d
 from .schemas.base import definition_of
 from .schemas.core import (
-    ENTERPRISE_USER,
-    GROUP,
-    OKTA_ENTITLEMENT,
     OKTA_ENTITLEMENT_URN,
-    OKTA_ROLE,
     OKTA_ROLE_URN,
-    USER,
 )
 
 
@@ -171,8 +166,8 @@ class ResourceMapping:
                     f"{type(self).__name__}({self.model.__name__}): {path!r} is not an attribute of "
                     f"{', '.join(full.urns)}"
                 )
-            if resolved.attribute.mutability == d.READ_ONLY and resolved.attribute.name in {"id", "meta", "groups"}:
-                raise MappingError(f"{path!r} is computed by the package and cannot be mapped")
+            if resolved.attribute.mutability == d.READ_ONLY and resolved.sub_attribute is None:
+                raise MappingError(f"{path!r} is read-only: computed by the package, it cannot be mapped")
             if _is_column(target):
                 self._check_column(path, target)
             elif isinstance(target, MultiValued):
@@ -200,6 +195,13 @@ class ResourceMapping:
         # Attributes the package computes (groups, members, roles...), with the sub-attributes it fills.
         for name in computed:
             mapped[(core.id, name)] = computed[name] if isinstance(computed, Mapping) else None
+        # A required attribute (User.userName, Group.displayName) the host does not map could never be
+        # stored: every create would fail. Read-only ones are computed (an entitlement's type).
+        missing = [a.name for a in core.attributes
+                   if a.required and a.mutability != d.READ_ONLY and (core.id, a.name) not in mapped]
+        if missing:
+            raise MappingError(f"{type(self).__name__}({self.model.__name__}): the required attribute(s) "
+                               f"{', '.join(missing)} of {core.id} must be mapped")
         self.schema = _prune(full, mapped)
 
     # -- lookups used by the store and the filter compiler ------------------
@@ -370,10 +372,3 @@ class EntitlementType(ValueType):
     def urn(self) -> str:
         return OKTA_ENTITLEMENT_URN
 
-
-CORE_DEFINITIONS = {
-    "User": (USER, (ENTERPRISE_USER,)),
-    "Group": (GROUP, ()),
-    "Role": (OKTA_ROLE, ()),
-    "Entitlement": (OKTA_ENTITLEMENT, ()),
-}

@@ -49,10 +49,7 @@ from .errors import InvalidPathError, InvalidSyntaxError, InvalidValueError
 from .filters.ast import And, AttrPath, Compare, Filter, Not, Or, PatchPath, balanced
 from .filters.parser import parse_path
 from .patch.engine import OPERATIONS, Target, resolve_target
-from .schemas.definitions import BOOLEAN, STRING, Attribute, ResourceSchema, SchemaDefinition
-
-# Keys of a PATCH value that describe the resource rather than attributes to patch.
-_NOT_PATCHED = frozenset({"id", "meta", "schemas"})
+from .schemas.definitions import BOOLEAN, RESOURCE_FRAME, STRING, Attribute, ResourceSchema, SchemaDefinition
 
 
 def normalize_resource(body: Any, schema: ResourceSchema) -> dict[str, Any]:
@@ -301,7 +298,7 @@ def _cleared_in(
     paths = []
     for key, item in attributes.items():
         attribute = lookup(key) if isinstance(key, str) else None
-        if attribute is None or attribute.name in _NOT_PATCHED:
+        if attribute is None or attribute.name in RESOURCE_FRAME:
             continue
         if _clears(op, attribute, item):
             paths.append(PatchPath(AttrPath(attribute.name, urn=urn)))

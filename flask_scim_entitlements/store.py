@@ -368,27 +368,32 @@ class Store:
             raise constraint_error(exc, rt.name) from exc
 
     def _check_unique(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None = None) -> None:
-        for name in ("userName",) if rt.kind == "user" else ("displayName",) if rt.kind == "group" else ():
-            if touched is not None and name not in touched:
-                continue  # a PATCH that leaves the value alone cannot make it collide
-            resolved = rt.schema.resolve(None, name)
-            value = doc.get(name)
-            if resolved is None or not isinstance(value, str):
+        """RFC 7643 §2.2 ``uniqueness``: what the schema says is unique ("server" or "global", both
+        within the tenant) is checked before the write, following the attribute's ``caseExact``."""
+        for resolved, column in rt.mapping.resolved_targets:
+            attribute = resolved.attribute
+            if attribute.uniqueness == "none" or resolved.sub_attribute is not None or attribute.multi_valued:
                 continue
-            column = rt.mapping.target(resolved)
+            if touched is not None and (resolved.schema if resolved.is_extension else attribute.name) not in touched:
+                continue  # a PATCH that leaves the value alone cannot make it collide
+            holder = doc.get(resolved.schema, {}) if resolved.is_extension else doc
+            value = holder.get(attribute.name) if isinstance(holder, dict) else None
             if isinstance(column, Attr):
                 column = column.column
-            if column is None:
+            if not isinstance(value, str) or column is None or isinstance(column, MultiValued):
                 continue
+            name = attribute.name
+            folded = value if attribute.case_exact else value.lower()
             if self.dialect == "postgresql":
                 # Serialise writers of the same value for this transaction: two parallel POSTs of
                 # "Ann@x" and "ann@x" would both pass the count below, and a host's unique index
                 # may be case-sensitive or absent.  The lock is released at commit or rollback.
-                key = f"scim:{rt.name}:{name}:{self.tenant}:{value.lower()}"
+                key = f"scim:{rt.name}:{name}:{self.tenant}:{folded}"
                 self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key))))
+            literal = sa.literal(value, type_=sa.String)
             # lower() on both sides, in SQL: the same folding as a host's unique index on lower(column).
-            condition = sa.and_(self.tenant_condition(rt.mapping),
-                                sa.func.lower(column) == sa.func.lower(sa.literal(value, type_=sa.String)))
+            same = column == literal if attribute.case_exact else sa.func.lower(column) == sa.func.lower(literal)
+            condition = sa.and_(self.tenant_condition(rt.mapping), same)
             current = getattr(obj, rt.mapping.id.key, None)
             if current is not None:
                 condition = sa.and_(condition, rt.mapping.id != current)

@@ -90,6 +90,7 @@ from ..schemas.definitions import (
     INTEGER,
     READ_ONLY,
     REFERENCE,
+    RESOURCE_FRAME,
     STRING,
     Attribute,
     ResourceSchema,
@@ -100,7 +101,7 @@ OPERATIONS = frozenset({"add", "remove", "replace"})
 
 # Keys of a path-less value that are never patched: Okta sends the resource's own
 # ``id`` (interop.md §1.5, §6 O1) and clients echo ``meta`` and ``schemas``.
-_IGNORED_IN_VALUE = frozenset({"id", "meta", "schemas"})
+_IGNORED_IN_VALUE = RESOURCE_FRAME
 
 # The JSON types each SCIM type accepts (RFC 7643 §2.3); bool is excluded from numbers below.
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {

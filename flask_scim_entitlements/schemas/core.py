@@ -148,15 +148,19 @@ class EnterpriseUserSchema(ScimSchema):
 
 class MemberSchema(ScimSchema):
     value = attr(fields.String, case_exact=True, mutability=IMM, description="The id of the member.")
+    # Members are users: the store does not nest groups, so "Group" is neither a type nor a $ref target.
     ref = attr(Reference, data_key="$ref", attribute="$ref", case_exact=True, mutability=IMM,
-               reference_types=("User", "Group"))
+               reference_types=("User",))
     # Computed from the member; returned only on request: large groups are read without joining users.
     display = attr(fields.String, mutability=RO, returned=d.REQUEST, description="The member's display name.")
-    type = attr(fields.String, mutability=IMM, canonical_values=("User", "Group"))
+    type = attr(fields.String, mutability=IMM, canonical_values=("User",))
 
 
 class GroupSchema(ScimSchema):
-    displayName = attr(fields.String, required=True, description="A human-readable name for the Group.")
+    # RFC 7643 §8.7.1 says uniqueness "none"; Entra requires unique group names and Okta's Group Push
+    # expects a 409 for a duplicate (interop.md §1.5, Entra): the store enforces it, /Schemas says so.
+    displayName = attr(fields.String, required=True, uniqueness="server",
+                       description="A human-readable name for the Group, unique (case-insensitively).")
     members = attr(fields.Nested(MemberSchema), multi_valued=True, description="A list of members of the Group.")
 
 

@@ -117,6 +117,12 @@ COMMON_ATTRIBUTES: tuple[Attribute, ...] = (
 )
 
 
+#: Keys of a resource document that describe the resource rather than attributes to write:
+#: ``schemas`` and the read-only common attributes (``id``, ``meta``).  Clients echo them back.
+RESOURCE_FRAME: frozenset[str] = frozenset(
+    {"schemas", *(a.name for a in COMMON_ATTRIBUTES if a.mutability == READ_ONLY)})
+
+
 @dataclass(frozen=True)
 class ResolvedPath:
     """Where an attribute path points: the schema it belongs to and its definitions."""

@@ -16,7 +16,6 @@ from .base import ScimSchema
 
 LIST_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
-PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH_REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE_URN = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
@@ -38,12 +37,14 @@ class ListResponseSchema(Schema):
     Resources = fields.Raw(required=True)  # already rendered by the resource type's schema
 
 
-class MetaSchema(ScimSchema):
-    resourceType = fields.String()
-    created = fields.String()
-    lastModified = fields.String()
-    location = fields.String()
-    version = fields.String()
+def _common_field(attribute: d.Attribute) -> fields.Field:
+    """The wire field of a common attribute (``id``, ``externalId``, ``meta``), from its one definition.
+    All of them are strings on the wire: ``meta``'s date-times are rendered before they get here."""
+    if attribute.sub_attributes:
+        nested = ScimSchema.from_dict({s.name: _common_field(s) for s in attribute.sub_attributes},
+                                      name=f"{attribute.name.capitalize()}Schema")
+        return fields.Nested(nested)
+    return fields.String()
 
 
 class _ExtensionField(fields.Nested):
@@ -67,9 +68,7 @@ def resource_wire_schema(name: str, core: type[Schema], extensions: dict[str, ty
     """The dump schema of one resource type: common attributes + core + extensions under their URN."""
     attrs: dict[str, Any] = {
         "schemas": fields.List(fields.String()),
-        "id": fields.String(),
-        "externalId": fields.String(),
-        "meta": fields.Nested(MetaSchema),
+        **{common.name: _common_field(common) for common in d.COMMON_ATTRIBUTES},
     }
     for index, (urn, ext) in enumerate(extensions.items()):
         attrs[f"_extension_{index}"] = _ExtensionField(ext, urn)

@@ -36,8 +36,6 @@ from ..schemas.messages import LIST_RESPONSE_URN, SEARCH_REQUEST_URN
 from ..store import Changes, Store
 from .common import Projection, check_text, page_params, read_json_body
 
-_READ_ONLY_TOP = ("id", "meta", "groups")
-
 
 def _state() -> Any:
     return current_app.extensions["scim_entitlements"]
@@ -186,11 +184,8 @@ def _flatten(errors: Any, prefix: str = "") -> str:
 
 def _strip_read_only(rt: ResourceType, doc: dict[str, Any]) -> dict[str, Any]:
     """PUT and POST ignore read-only attributes (Okta sends ``id``, ``meta``, ``groups: []``: interop.md O4)."""
-    out = {k: v for k, v in doc.items() if k not in _READ_ONLY_TOP}
-    for attr in rt.schema.core.attributes:
-        if attr.mutability == d.READ_ONLY and attr.name in out:
-            out.pop(attr.name)
-    return out
+    read_only = {a.name for a in (*d.COMMON_ATTRIBUTES, *rt.schema.core.attributes) if a.mutability == d.READ_ONLY}
+    return {k: v for k, v in doc.items() if k not in read_only}
 
 
 def create_resource(rt: ResourceType) -> Any:

@@ -176,7 +176,7 @@ def test_flask_scim_upgrade_migrates_the_package_tables_alone(empty_database: st
     host = _load_host(tmp_path)
     app = host.create_app(empty_database)
     try:
-        assert "scim_0001" in _flask(app, "scim upgrade")
+        assert scim_migrations.head() in _flask(app, "scim upgrade")
         with app.app_context():
             assert {"scim_token", "scim_alembic_version"} == _tables(host.db.engine)
     finally:

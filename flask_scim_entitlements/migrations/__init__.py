@@ -118,6 +118,8 @@ def hook(context: Any) -> None:
     :func:`head`, in their own transaction and version table; on every command it keeps them out of
     autogenerate.
     ``--sql`` (offline) output does not include them: run ``flask scim upgrade`` for those.
+    With plain Alembic (no Flask-Migrate), pass :data:`FILTERS` to ``context.configure()`` and call
+    :func:`upgrade` with your connection instead.
     """
     from flask import current_app
 

@@ -60,8 +60,9 @@ def handle_http_exception(error: HTTPException) -> Any:
     elif status == 405:
         detail = f"{request.method} is not supported on {request.path}"
     headers = {}
-    if status == 405 and getattr(error, "valid_methods", None):
-        headers["Allow"] = ", ".join(error.valid_methods or [])
+    valid_methods = getattr(error, "valid_methods", None)  # werkzeug's MethodNotAllowed
+    if status == 405 and valid_methods:
+        headers["Allow"] = ", ".join(valid_methods)
     return error_response(status, detail, None, headers)
 
 

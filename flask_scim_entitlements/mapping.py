@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute
@@ -101,8 +101,10 @@ class Association:
                 f"{what} must be a many-to-many relationship() with a secondary table, got {relationship!r}")
         sa.orm.configure_mappers()
         (owner_id, owner_key), = prop.synchronize_pairs
-        (target_id, target_key), = prop.secondary_synchronize_pairs
-        return cls(prop.secondary, owner_key, target_key, owner_id, target_id)
+        (target_id, target_key), = prop.secondary_synchronize_pairs or ()
+        # A secondary table's synchronize pairs are its Columns (typed as the wider ColumnElement).
+        return cls(cast(sa.Table, prop.secondary), cast(sa.Column, owner_key), cast(sa.Column, target_key),
+                   owner_id, target_id)
 
     def reversed(self) -> Association:
         """The same link seen from the target's side (a user's groups from group members)."""
@@ -134,7 +136,7 @@ class ResourceMapping:
 
     def __post_init__(self) -> None:
         if self.id is None:
-            primary = sa.inspect(self.model).primary_key
+            primary: tuple[Any, ...] = tuple(sa.inspect(self.model).primary_key)
             if len(primary) != 1:
                 raise MappingError(f"{self.model.__name__}: give id= explicitly (composite primary key)")
             self.id = getattr(self.model, primary[0].key)
@@ -184,8 +186,8 @@ class ResourceMapping:
             elif not isinstance(target, Attr):
                 raise MappingError(f"{path!r}: map to a column, Attr(...) or MultiValued(...), got {target!r}")
             key = (resolved.schema, resolved.attribute.name)
-            sub_name = resolved.sub_attribute.name if resolved.sub_attribute is not None else None
-            self.targets[(resolved.schema, resolved.attribute.name, sub_name)] = target
+            sub_key = resolved.sub_attribute.name if resolved.sub_attribute is not None else None
+            self.targets[(resolved.schema, resolved.attribute.name, sub_key)] = target
             if sub is None:
                 mapped[key] = None
             else:

@@ -429,7 +429,9 @@ def _attributes(definition: SchemaDefinition, body: dict[str, Any]) -> dict[str,
     result = {}
     for key, value in body.items():
         attribute = definition.attribute(key) if isinstance(key, str) else None
-        normalized = _value(attribute, value) if attribute is not None else None
+        if attribute is None:
+            continue
+        normalized = _value(attribute, value)
         if normalized is not None:
             result[attribute.name] = normalized
     return result

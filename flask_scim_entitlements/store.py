@@ -178,7 +178,7 @@ class Store:
             column = self._sort_column(rt, sort_by)
             order.append(column.desc() if descending else column.asc())
         order.append(rt.mapping.id.desc() if descending and sort_by is not None else rt.mapping.id.asc())
-        query = (sa.select(rt.mapping.model).where(condition).order_by(*order)
+        query: sa.Select[Any] = (sa.select(rt.mapping.model).where(condition).order_by(*order)
                  .offset(start_index - 1).limit(count).options(*self._loaders(rt)))
         page = list(self.session.scalars(query))
         # A short page ends the result, so it tells the total: Okta's lookups (count=100, one match)

@@ -95,8 +95,9 @@ Predicate = Callable[[Any], bool]
 SCHEMAS_ATTRIBUTE = Attribute("schemas", multi_valued=True, case_exact=False)
 
 _TEXT_TYPES = frozenset({STRING, REFERENCE, BINARY})
-_ORDERING = {"eq": operator.eq, "gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
-_SUBSTRING = {"co": operator.contains, "sw": str.startswith, "ew": str.endswith}
+_ORDERING: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq, "gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
+_SUBSTRING: dict[str, Callable[[Any, Any], bool]] = {"co": operator.contains, "sw": str.startswith, "ew": str.endswith}
 
 
 def evaluate(f: Filter, document: dict, schema: ResourceSchema) -> bool:

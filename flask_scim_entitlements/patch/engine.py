@@ -233,6 +233,7 @@ def _assign(doc: dict[str, Any], target: Target, op: str, value: Any) -> None:
     attribute = target.attribute
     new = _checked(attribute, value, target.label)
     before = _read(doc, target)
+    after: Any
     if attribute.multi_valued:
         # §3.5.2.1: "the new values are added"; §3.5.2.3: "the attribute and all values are replaced".
         after = (_added if op == "add" else _replaced)(attribute, before, new, target.label)

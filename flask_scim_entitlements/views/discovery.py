@@ -70,7 +70,7 @@ def service_provider_config() -> Any:
 
 
 def _resource_type_json(rt: ResourceType) -> dict[str, Any]:
-    body = {
+    body: dict[str, Any] = {
         "id": rt.name,
         "name": rt.name,
         "endpoint": rt.endpoint,

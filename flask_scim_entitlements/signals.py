@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from blinker import Namespace, Signal
+from blinker import NamedSignal, Namespace
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ resource_deleted = _signals.signal("scim-resource-deleted")
 
 
 
-def send(signal: Signal, sender: Any, **kwargs: Any) -> None:
+def send(signal: NamedSignal, sender: Any, **kwargs: Any) -> None:
     """Send ``signal`` to each subscriber in turn; one that raises is logged, and the others still run."""
     for receiver in signal.receivers_for(sender):
         try:

@@ -296,3 +296,18 @@ def test_returned_never_request_default_and_always_are_honoured(scim: Scim, worl
                     continue
                 checked.add(returned)
     assert checked == {"never", "request", "default", "always"}
+
+
+def test_member_types_advertised_are_the_ones_the_store_accepts(scim: Scim, world: dict[str, Any]) -> None:
+    group_schema = world["schemas"][world["types"]["Group"]["schema"]]
+    members = next(a for a in group_schema["attributes"] if a["name"] == "members")
+    subs = {s["name"]: s for s in members["subAttributes"]}
+    assert subs["type"]["canonicalValues"] == ["User"]  # no nested groups
+    assert subs["$ref"]["referenceTypes"] == ["User"]
+    user, group = world["User"][1], world["Group"][1]
+    accepted = scim.post("/Groups", {"schemas": [group_schema["id"]], "displayName": "Users only",
+                                     "members": [{"value": user["id"], "type": "User"}]})
+    assert accepted.status_code == 201
+    nested = scim.post("/Groups", {"schemas": [group_schema["id"]], "displayName": "Nested",
+                                   "members": [{"value": group["id"], "type": "Group"}]})
+    assert nested.status_code == 400 and "only User members" in nested.get_json()["detail"]

@@ -164,7 +164,7 @@ def measure(runs: dict[int, Callable[[], None]], bench: Bench, repeat: int,
             live[size] = run
     times: dict[int, list[float]] = {size: [] for size in live}
     order = list(live)
-    for round_ in range(repeat):
+    for round_ in range(repeat if order else 0):
         for size in order[round_ % len(order):] + order[:round_ % len(order)]:  # rotated: no size always first
             times[size].append(_timed(live[size], bench))
     for size, run in live.items():

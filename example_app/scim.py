@@ -69,8 +69,9 @@ scim = ScimEntitlements(
             description="Traits of a user, granted by the identity provider",
             attributes={"displayName": Characteristic.name, "description": Characteristic.description},
             holders=User.characteristics,
-            extension=Extension(CHARACTERISTIC_URN, CharacteristicExtension, {"category": Characteristic.category},
-                                name="Characteristic", description="Todo app characteristic extension"),
+            extensions=[Extension(urn=CHARACTERISTIC_URN, schema=CharacteristicExtension,
+                                  attributes={"category": Characteristic.category}, required=True,
+                                  name="Characteristic", description="Todo app characteristic extension")],
         )
     ],
 )

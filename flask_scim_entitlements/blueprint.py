@@ -1,23 +1,39 @@
-"""The blueprint mounted at ``SCIM_URL_PREFIX``: routes, authentication, error rendering.
+"""The public blueprint: routes, authentication, error rendering; ``scim.blueprint``.
 
-One blueprint is built per app (the prefix is per-app configuration); its
-routes are generated from the registry, so every resource type, including
-each host-declared entitlement type, gets the same endpoints.
+Registering it is enough: ``app.register_blueprint(scim.blueprint, url_prefix="/scim/v2")``
+sets up the app's state (``app.extensions["scim_entitlements"]``, built from
+the extension's declarations), the SCIM error handlers for the prefix and the
+``flask scim`` commands; ``scim.init_app(app)`` does the same and mounts it at
+``SCIM_URL_PREFIX``.  One blueprint object serves every app: the routes of
+each resource type (each host-declared entitlement type included) are added
+per registration from that app's registry (:meth:`ScimBlueprint.register`,
+then a :meth:`~flask.Blueprint.record` callback), so two apps may map
+different resource types.
+
+The prefix may hold one variable, the tenant (``/scim/v2/<tenant>``): it must
+name the credential's tenant, or the request is a 404 (see :mod:`.prefix`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, current_app, g, request
+from flask.sansio.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
 from .auth import Principal, parse_authorization
-from .errors import NotImplementedScimError, ScimError, UnauthorizedError
-from .handlers import handle_http_exception, handle_scim_error, handle_unexpected
+from .errors import NotFoundError, NotImplementedScimError, ScimError, UnauthorizedError
+from .handlers import handle_http_exception, handle_scim_error, handle_unexpected, register_prefix_handlers
+from .prefix import Mount
 from .resource_types import ResourceType
 from .views import discovery, resources
+
+if TYPE_CHECKING:
+    from flask.sansio.app import App
+
+    from .extension import ScimEntitlements
 
 
 def _bind(view: Callable[..., Any], rt: ResourceType) -> Callable[..., Any]:
@@ -26,6 +42,13 @@ def _bind(view: Callable[..., Any], rt: ResourceType) -> Callable[..., Any]:
 
     bound.__name__ = f"{view.__name__}_{rt.name}"
     return bound
+
+
+def _take_path_tenant(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """The tenant segment of the prefix is not a view argument: keep it for the credential check."""
+    mount = current_app.extensions["scim_entitlements"].mounts.get(request.blueprint)
+    if mount is not None and mount.variable is not None and values:
+        g.scim_path_tenant = values.pop(mount.variable, None)
 
 
 def _authenticate() -> None:
@@ -50,6 +73,14 @@ def _authenticate() -> None:
             principal = state.tokens.check(state.db.session.connection(), credential.secret)
     if principal is None:
         raise UnauthorizedError("A valid token is required in the Authorization header")
+    mount = state.mounts.get(request.blueprint)
+    if mount is not None and mount.variable is not None:
+        # A tenant in the path is resolved like `flask scim create-token --tenant KEY` and must be the
+        # credential's: another tenant's base URL answers as if nothing were there (no hint it exists).
+        key = g.get("scim_path_tenant")
+        tenant = state.resolve_tenant(str(key), create=False) if key else None
+        if tenant is None or str(tenant) != str(principal.tenant):
+            raise NotFoundError(f"No SCIM endpoint at {request.path}")
     g.scim_principal = principal
     if state.rate_limiter is not None:
         state.rate_limiter.hit(principal.tenant)
@@ -70,13 +101,51 @@ def _not_implemented(what: str) -> Callable[..., Any]:
     return view
 
 
-def make_blueprint(state: Any) -> Blueprint:
-    bp = Blueprint("scim", __name__, url_prefix=state.config.url_prefix)
+def _mount(setup: BlueprintSetupState) -> None:
+    """Per registration: record where it is mounted, add this app's resource routes and prefix handlers."""
+    state = setup.app.extensions["scim_entitlements"]
+    mount = Mount.parse(setup.url_prefix)
+    state.mounts[f"{setup.name_prefix}.{setup.name}".lstrip(".")] = mount
+    for rt in state.registry:
+        ep = rt.endpoint
+        name = rt.name
+        setup.add_url_rule(ep, f"{name}_list", _bind(resources.list_resources, rt), methods=["GET"])
+        setup.add_url_rule(ep, f"{name}_create", _bind(resources.create_resource, rt), methods=["POST"])
+        setup.add_url_rule(f"{ep}/.search", f"{name}_search", _bind(resources.search_resources, rt), methods=["POST"])
+        item = f"{ep}/<resource_id>"
+        setup.add_url_rule(item, f"{name}_get", _bind(resources.get_resource, rt), methods=["GET"])
+        setup.add_url_rule(item, f"{name}_replace", _bind(resources.replace_resource, rt), methods=["PUT"])
+        setup.add_url_rule(item, f"{name}_patch", _bind(resources.patch_resource, rt), methods=["PATCH"])
+        setup.add_url_rule(item, f"{name}_delete", _bind(resources.delete_resource, rt), methods=["DELETE"])
+    register_prefix_handlers(setup.app, mount)
+
+
+class ScimBlueprint(Blueprint):
+    """The blueprint of one :class:`~.extension.ScimEntitlements`; registering it sets the app up."""
+
+    def __init__(self, extension: ScimEntitlements) -> None:
+        super().__init__("scim", __name__, cli_group=None)
+        self._extension = extension
+
+    def register(self, app: App, options: dict[str, Any]) -> None:
+        # The app's state first: the record callbacks read its registry and configuration.
+        state = self._extension._state_for(app)  # noqa: SLF001 - the extension and its blueprint are one unit
+        if options.get("url_prefix") is None:
+            options = {**options, "url_prefix": state.config.url_prefix}
+        super().register(app, options)
+
+
+def make_blueprint(extension: ScimEntitlements) -> ScimBlueprint:
+    from .cli import scim_cli
+
+    bp = ScimBlueprint(extension)
+    bp.url_value_preprocessor(_take_path_tenant)
     bp.before_request(_authenticate)
     bp.after_request(_rollback)
     bp.register_error_handler(ScimError, handle_scim_error)
     bp.register_error_handler(HTTPException, handle_http_exception)
     bp.register_error_handler(Exception, handle_unexpected)
+    bp.cli.add_command(scim_cli)
 
     bp.add_url_rule("/ServiceProviderConfig", view_func=discovery.service_provider_config)
     bp.add_url_rule("/ResourceTypes", view_func=discovery.resource_types)
@@ -89,16 +158,5 @@ def make_blueprint(state: Any) -> Blueprint:
     bp.add_url_rule("/Me", view_func=_not_implemented("/Me"), methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     bp.add_url_rule("/.search", view_func=_not_implemented("Searching across resource types (POST /.search)"),
                     methods=["POST"])
-
-    for rt in state.registry:
-        ep = rt.endpoint
-        name = rt.name
-        bp.add_url_rule(ep, f"{name}_list", _bind(resources.list_resources, rt), methods=["GET"])
-        bp.add_url_rule(ep, f"{name}_create", _bind(resources.create_resource, rt), methods=["POST"])
-        bp.add_url_rule(f"{ep}/.search", f"{name}_search", _bind(resources.search_resources, rt), methods=["POST"])
-        item = f"{ep}/<resource_id>"
-        bp.add_url_rule(item, f"{name}_get", _bind(resources.get_resource, rt), methods=["GET"])
-        bp.add_url_rule(item, f"{name}_replace", _bind(resources.replace_resource, rt), methods=["PUT"])
-        bp.add_url_rule(item, f"{name}_patch", _bind(resources.patch_resource, rt), methods=["PATCH"])
-        bp.add_url_rule(item, f"{name}_delete", _bind(resources.delete_resource, rt), methods=["DELETE"])
+    bp.record(_mount)
     return bp

@@ -7,12 +7,14 @@ misspelled key is an error, not a silently ignored setting.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 DEFAULTS: dict[str, Any] = {
-    #: Where the blueprint is mounted.  Okta rejects base URLs containing "_".
+    #: Where ``init_app`` (or ``register_blueprint`` without ``url_prefix``) mounts the endpoints.  Okta
+    #: rejects base URLs containing "_".  May hold the tenant as one variable: "/scim/v2/<tenant>".
     "SCIM_URL_PREFIX": "/scim/v2",
     #: Page size when a list request gives no ``count`` (Okta pages by 100).
     "SCIM_DEFAULT_PAGE_SIZE": 100,
@@ -60,6 +62,12 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def check_url_prefix(prefix: str) -> None:
+    """Okta rejects base URLs containing "_": refuse such a prefix (a variable's name, ``<org_id>``, may hold one)."""
+    if "_" in re.sub(r"<[^>]*>", "", prefix):
+        raise RuntimeError(f"the SCIM URL prefix {prefix!r} must not contain '_': Okta rejects such base URLs")
+
+
 @dataclass(frozen=True)
 class ScimConfig:
     url_prefix: str
@@ -90,8 +98,7 @@ class ScimConfig:
         if unknown:
             raise RuntimeError(f"unknown configuration key(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
         prefix = "/" + str(config["SCIM_URL_PREFIX"]).strip("/")
-        if "_" in prefix:
-            raise RuntimeError("SCIM_URL_PREFIX must not contain '_': Okta rejects such base URLs")
+        check_url_prefix(prefix)
         if config["SCIM_PATCH_RESPONSE"] not in ("auto", "resource", "no-content"):
             raise RuntimeError("SCIM_PATCH_RESPONSE must be 'auto', 'resource' or 'no-content'")
         if config["SCIM_UNKNOWN_GRANTS"] not in ("reject", "drop"):

@@ -1,9 +1,10 @@
-"""The Flask extension object: ``ScimEntitlements(app=None, ...)`` + ``init_app``.
+"""The Flask extension object: ``ScimEntitlements(app=None, ...)``, ``init_app`` and ``blueprint``.
 
 Per-app state lives in ``app.extensions["scim_entitlements"]`` (never on the
 extension), so one extension object serves any number of apps built by a
-factory.  The mappings are checked at ``init_app``: a mistake fails there, with
-a message naming it.
+factory.  It is created by ``init_app`` or by the first registration of
+``scim.blueprint``: either is enough.  The mappings are checked then: a
+mistake fails there, with a message naming it.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ from werkzeug.local import LocalProxy
 from .auth import IssuedToken, Principal, TokenStore, token_table
 from .blueprint import make_blueprint
 from .config import DEFAULTS, ScimConfig
-from .handlers import register_prefix_handlers
 from .mapping import EntitlementType, GroupMapping, MappingError, RoleType, UserMapping
+from .prefix import Mount
 from .resource_types import Registry, ResourceType
 from .schemas.core import (
-    ENTERPRISE_USER_URN,
     GROUP_URN,
     OKTA_ENTITLEMENT_URN,
     OKTA_ROLE_URN,
     USER_URN,
-    EnterpriseUserSchema,
     GroupSchema,
     OktaEntitlementSchema,
     OktaRoleSchema,
@@ -42,7 +41,7 @@ _CORE_WIRE = {USER_URN: UserSchema, GROUP_URN: GroupSchema, OKTA_ROLE_URN: OktaR
 
 
 class _State:
-    """What one app knows of the extension."""
+    """What one app knows of the extension: its bound registry, configuration, token store and mounts."""
 
     def __init__(self, ext: ScimEntitlements, db: Any, registry: Registry, config: ScimConfig) -> None:
         self.ext = ext
@@ -50,6 +49,8 @@ class _State:
         self.registry = registry
         self.config = config
         self.tokens = TokenStore(token_table(db.metadata), config.token_hash_key)
+        #: Registered blueprint name -> where that registration is mounted (see prefix.py).
+        self.mounts: dict[str, Mount] = {}
         self._wire: dict[str, Schema] = {}
         # Optional features: their libraries are imported only when configured.
         self.rate_limiter = None
@@ -73,13 +74,8 @@ class _State:
     def wire_schema(self, rt: ResourceType) -> Schema:
         schema = self._wire.get(rt.name)
         if schema is None:
-            extensions: dict[str, Any] = {}
-            for ext in rt.schema.extensions:
-                if ext.id == ENTERPRISE_USER_URN:
-                    extensions[ext.id] = EnterpriseUserSchema
-                elif rt.kind == "value" and rt.value_type.extension is not None:
-                    extensions[ext.id] = rt.value_type.extension.schema
-            schema = resource_wire_schema(rt.name, _CORE_WIRE[rt.schema_urn], extensions)
+            schema = resource_wire_schema(rt.name, _CORE_WIRE[rt.schema_urn], dict(rt.mapping.extension_schemas),
+                                          required=rt.mapping.required_extensions)
             self._wire[rt.name] = schema
         return schema
 
@@ -108,13 +104,19 @@ class _State:
         return count > 0
 
 
+_MAPPING_ARGUMENTS = ("db", "users", "groups", "roles", "entitlement_types")
+
+
 class ScimEntitlements:
     """A SCIM 2.0 server over the host's own Flask-SQLAlchemy models.
 
     ::
 
         scim = ScimEntitlements(db=db, users=UserMapping(User, tenant=User.org_id, attributes={...}))
-        scim.init_app(app)
+        app.register_blueprint(scim.blueprint)     # or: scim.init_app(app)
+
+    The arguments are declarations, shared by every app the extension serves and
+    never modified; ``init_app(app, users=...)`` overrides one for that app only.
     """
 
     def __init__(self, app: Flask | None = None, *, db: Any = None, users: UserMapping | None = None,
@@ -127,34 +129,47 @@ class ScimEntitlements:
         self.entitlement_types = tuple(entitlement_types)
         self._credential_loaders: list[Callable[[str], Principal | None]] = []
         self._tenant_loader: Callable[[str, bool], Any] | None = None
+        #: Register it on an app (``app.register_blueprint(scim.blueprint, url_prefix=...)``) to serve SCIM there.
+        self.blueprint = make_blueprint(self)
         if db is not None:
             token_table(db.metadata)  # so that create_all() and autogenerate know the package's table
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Flask, **mappings: Any) -> None:
+        """Set the app up and mount the blueprint at ``SCIM_URL_PREFIX``; ``mappings`` apply to this app only."""
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError("ScimEntitlements is already registered on this app")
-        for key, value in mappings.items():
-            if key not in ("db", "users", "groups", "roles", "entitlement_types"):
+        state = self._create_state(app, mappings)
+        app.register_blueprint(self.blueprint, url_prefix=state.config.url_prefix)
+
+    def _state_for(self, app: Flask | Any) -> _State:
+        """The app's state, created from the extension's declarations on a first ``register_blueprint``."""
+        state = app.extensions.get(EXTENSION_KEY)
+        if state is None:
+            return self._create_state(app, {})
+        if state.ext is not self:
+            raise RuntimeError("another ScimEntitlements is already registered on this app")
+        return state  # type: ignore[no-any-return]
+
+    def _create_state(self, app: Flask | Any, mappings: dict[str, Any]) -> _State:
+        for key in mappings:
+            if key not in _MAPPING_ARGUMENTS:
                 raise TypeError(f"init_app() got an unexpected argument {key!r}")
-            setattr(self, key, tuple(value) if key == "entitlement_types" else value)
-        if self.db is None or self.users is None:
+        # This app's declarations: the extension's, overridden by init_app's (kept here, never on self).
+        declared = {key: mappings.get(key, getattr(self, key)) for key in _MAPPING_ARGUMENTS}
+        db, users = declared["db"], declared["users"]
+        if db is None or users is None:
             raise MappingError("ScimEntitlements needs db= (Flask-SQLAlchemy) and users=UserMapping(...)")
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         config = ScimConfig.from_mapping(app.config)
-        token_table(self.db.metadata)
+        token_table(db.metadata)
         with app.app_context():
-            registry = Registry(self.users, self.groups, self.roles, self.entitlement_types)
-        state = _State(self, self.db, registry, config)
+            registry = Registry(users, declared["groups"], declared["roles"], tuple(declared["entitlement_types"]))
+        state = _State(self, db, registry, config)
         app.extensions[EXTENSION_KEY] = state
-        app.register_blueprint(make_blueprint(state))
-        register_prefix_handlers(app, config.url_prefix)
-        from .cli import scim_cli
-
-        if "scim" not in app.cli.commands:
-            app.cli.add_command(scim_cli)
+        return state
 
     def credential_loader(self, fn: Callable[[str], Principal | None]) -> Callable[[str], Principal | None]:
         """Register ``fn(secret) -> Principal | None`` for the host's own credentials (e.g. an org API key).

@@ -13,15 +13,20 @@ logged with the command that fixes it.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app, request
+from flask import current_app, request
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from werkzeug.exceptions import HTTPException
 
 from .errors import ScimError
 from .schemas.messages import ErrorSchema
 from .store import constraint_error
+
+if TYPE_CHECKING:
+    from flask.sansio.app import App
+
+    from .prefix import Mount
 
 SCIM_CONTENT_TYPE = "application/scim+json"
 
@@ -106,16 +111,16 @@ def handle_unexpected(error: Exception) -> Any:
     return error_response(500, "Internal server error")
 
 
-def register_prefix_handlers(app: Flask, prefix: str) -> None:
+def register_prefix_handlers(app: App, mount: Mount) -> None:
     """Routing misses (404/405) never reach a blueprint's handlers: catch them app-wide,
-    but only under the SCIM prefix, and hand anything else to the host's own handler."""
+    but only under the SCIM prefix (whatever its tenant segment), and hand anything else
+    to the host's own handler (or to the one of another registration of the blueprint)."""
 
     for code in (404, 405):
         previous = app.error_handler_spec.get(None, {}).get(code, {}).copy()
 
         def handler(error: HTTPException, _previous: dict[Any, Any] = previous) -> Any:
-            path = request.path
-            if path == prefix or path.startswith(prefix + "/"):
+            if mount.covers(request.path):
                 return handle_http_exception(error)
             for cls in type(error).__mro__:
                 if cls in _previous:

@@ -24,7 +24,8 @@ set-based statements (:class:`Association`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
+from types import MappingProxyType
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -33,17 +34,14 @@ from sqlalchemy.orm.relationships import RelationshipProperty
 
 from .schemas import definitions as d
 from .schemas.base import definition_of
-from .schemas.core import (
-    OKTA_ENTITLEMENT_URN,
-    OKTA_ROLE_URN,
-)
+from .schemas.core import ENTERPRISE_USER_URN, OKTA_ENTITLEMENT_URN, OKTA_ROLE_URN, EnterpriseUserSchema
 
 
 class MappingError(TypeError):
     """A mapping that cannot work; raised at ``init_app``, naming the culprit."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class Attr:
     """An attribute that needs code.
 
@@ -57,7 +55,7 @@ class Attr:
     column: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MultiValued:
     """A multi-valued complex attribute (``emails``, ``phoneNumbers``) kept in a child table.
 
@@ -71,7 +69,7 @@ class MultiValued:
 
     def __init__(self, relationship: Any, **columns: Any) -> None:
         object.__setattr__(self, "relationship", relationship)
-        object.__setattr__(self, "columns", dict(columns))
+        object.__setattr__(self, "columns", MappingProxyType(dict(columns)))
 
     @property
     def child_model(self) -> type:
@@ -119,29 +117,71 @@ def _model_of(column: Any) -> type | None:
     return getattr(column, "class_", None)
 
 
-@dataclass
-class ResourceMapping:
-    """The mapping of one resource type onto a host model (shared by all resource types)."""
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Extension:
+    """A schema extension (RFC 7643 §3.3): its own URN, attributes and a marshmallow schema.
 
-    model: type
-    id: Any = None
-    tenant: Any = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    created: Any = None
-    last_modified: Any = None
+    ``schema`` is a :class:`~flask_scim_entitlements.schemas.ScimSchema` whose
+    fields are declared with :func:`~flask_scim_entitlements.schemas.attr`, with
+    the same types and characteristics as core attributes; ``attributes`` maps
+    its attribute names (``"costCenter"``, ``"badge.number"`` for a sub-attribute)
+    to the host model's columns, :class:`Attr` or :class:`MultiValued`.
+    ``required`` is published in ``/ResourceTypes`` (``schemaExtensions``) and
+    enforced on writes: a resource must then carry the extension.
+    """
 
-    # Filled by bind(): what the registry made of the declaration.
-    schema: d.ResourceSchema = field(init=False, repr=False)
-    targets: dict[tuple[str, str, str | None], Any] = field(init=False, repr=False, default_factory=dict)
+    urn: str
+    schema: Any
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    required: bool = False
+    name: str | None = None
+    description: str = ""
 
     def __post_init__(self) -> None:
-        if self.id is None:
-            primary: tuple[Any, ...] = tuple(sa.inspect(self.model).primary_key)
-            if len(primary) != 1:
-                raise MappingError(f"{self.model.__name__}: give id= explicitly (composite primary key)")
-            self.id = getattr(self.model, primary[0].key)
+        if not isinstance(self.urn, str) or not self.urn.lower().startswith("urn:"):
+            raise MappingError(f"Extension(urn={self.urn!r}): the URN must start with 'urn:'")
+        object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
 
-    # -- checks -------------------------------------------------------------
+    def definition(self) -> d.SchemaDefinition:
+        return definition_of(self.schema, urn=self.urn, name=self.name or self.urn.rsplit(":", 1)[-1],
+                             description=self.description)
+
+
+#: RFC 7643 §4.3, on every user mapping; its attributes are mapped with URN-qualified keys in ``attributes``.
+ENTERPRISE_EXTENSION = Extension(urn=ENTERPRISE_USER_URN, schema=EnterpriseUserSchema, name="EnterpriseUser",
+                                 description="Enterprise User")
+
+
+@dataclass(frozen=True, eq=False)
+class ResourceMapping:
+    """The declaration of one resource type's mapping onto a host model: a value, never modified.
+
+    At ``init_app`` (or blueprint registration) the registry checks it and builds a
+    per-app :class:`BoundMapping` from it, held in ``app.extensions``; the
+    declaration itself is left as the host wrote it, so one declaration may serve
+    several apps.
+    """
+
+    model: type
+    _: KW_ONLY
+    id: Any = None
+    tenant: Any = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    created: Any = None
+    last_modified: Any = None
+    #: The host's own schema extensions (RFC 7643 §3.3) of this resource type.
+    extensions: tuple[Extension, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Copies, read-only: a later change to the host's dict or list cannot reach a bound app.
+        object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
+        extensions = tuple(self.extensions)
+        for ext in extensions:
+            if not isinstance(ext, Extension):
+                raise MappingError(f"{type(self).__name__}({self.model.__name__}): extensions= takes "
+                                   f"Extension(...) objects, got {ext!r}")
+        object.__setattr__(self, "extensions", extensions)
+
     def _check_column(self, path: str, column: Any) -> None:
         owner = _model_of(column)
         if owner is not None and not issubclass(self.model, owner) and not issubclass(owner, self.model):
@@ -150,17 +190,48 @@ class ResourceMapping:
                 f"{owner.__name__}, not of {self.model.__name__}"
             )
 
-    def bind(self, core: d.SchemaDefinition, extensions: Iterable[d.SchemaDefinition],
-             computed: Iterable[str] | Mapping[str, set[str] | None] = ()) -> None:
-        """Check the mapping against the schemas and compute the advertised (pruned) schema."""
-        full = d.ResourceSchema(core, tuple(extensions))
-        for col in (self.id, self.tenant, self.created, self.last_modified):
+    def _id_column(self) -> Any:
+        if self.id is not None:
+            return self.id
+        primary: tuple[Any, ...] = tuple(sa.inspect(self.model).primary_key)
+        if len(primary) != 1:
+            raise MappingError(f"{self.model.__name__}: give id= explicitly (composite primary key)")
+        return getattr(self.model, primary[0].key)
+
+    def _all_attributes(self, standard: tuple[Extension, ...]) -> dict[str, Any]:
+        """``attributes`` and every extension's attributes, the latter under URN-qualified keys."""
+        merged = dict(self.attributes)
+        seen = {ext.urn.lower() for ext in standard}
+        for ext in self.extensions:
+            if ext.urn.lower() in seen:
+                raise MappingError(f"{type(self).__name__}({self.model.__name__}): extension {ext.urn} is "
+                                   "declared twice (the enterprise extension is mapped with URN-qualified keys "
+                                   "in attributes=)")
+            seen.add(ext.urn.lower())
+            for name, target in ext.attributes.items():
+                key = f"{ext.urn}:{name}"
+                if any(k.lower() == key.lower() for k in merged):
+                    raise MappingError(f"{key!r} is mapped twice (in attributes= and in its Extension)")
+                merged[key] = target
+        return merged
+
+    def bind(self, core: d.SchemaDefinition, standard: Iterable[Extension] = (),
+             computed: Iterable[str] | Mapping[str, set[str] | None] = ()) -> BoundMapping:
+        """Check the declaration against the schemas; return the per-app bound copy with the advertised schema.
+
+        ``standard`` are the extensions the package knows for this resource type (the
+        enterprise extension for users); the declaration's own ``extensions`` come after them.
+        """
+        standard = tuple(standard)
+        extensions = (*standard, *self.extensions)
+        full = d.ResourceSchema(core, tuple(ext.definition() for ext in extensions))
+        id_column = self._id_column()
+        for col in (id_column, self.tenant, self.created, self.last_modified):
             if col is not None:
                 self._check_column("(meta)", col)
         mapped: dict[tuple[str, str], set[str] | None] = {}
-        self.targets = {}
-        self.__dict__.pop("_resolved_targets", None)
-        for path, target in self.attributes.items():
+        targets: dict[tuple[str, str, str | None], Any] = {}
+        for path, target in self._all_attributes(standard).items():
             urn, name, sub = split_path(path)
             resolved = full.resolve(urn, name, sub)
             if resolved is None:
@@ -186,8 +257,8 @@ class ResourceMapping:
             elif not isinstance(target, Attr):
                 raise MappingError(f"{path!r}: map to a column, Attr(...) or MultiValued(...), got {target!r}")
             key = (resolved.schema, resolved.attribute.name)
-            sub_key = resolved.sub_attribute.name if resolved.sub_attribute is not None else None
-            self.targets[(resolved.schema, resolved.attribute.name, sub_key)] = target
+            sub_name = resolved.sub_attribute.name if resolved.sub_attribute is not None else None
+            targets[(resolved.schema, resolved.attribute.name, sub_name)] = target
             if sub is None:
                 mapped[key] = None
             else:
@@ -204,21 +275,42 @@ class ResourceMapping:
         if missing:
             raise MappingError(f"{type(self).__name__}({self.model.__name__}): the required attribute(s) "
                                f"{', '.join(missing)} of {core.id} must be mapped")
-        self.schema = _prune(full, mapped)
+        schema = _prune(full, mapped)
+        resolved_targets = []
+        for (urn, name, sub), target in targets.items():
+            found = schema.resolve(urn, name, sub)
+            if found is not None:
+                resolved_targets.append((found, target))
+        advertised = {ext.id for ext in schema.extensions}
+        return BoundMapping(
+            declaration=self, model=self.model, id=id_column, tenant=self.tenant, created=self.created,
+            last_modified=self.last_modified, schema=schema, targets=MappingProxyType(targets),
+            resolved_targets=tuple(resolved_targets),
+            extension_schemas=MappingProxyType({e.urn: e.schema for e in extensions if e.urn in advertised}),
+            required_extensions=frozenset(e.urn for e in extensions if e.required and e.urn in advertised),
+        )
 
-    # -- lookups used by the store and the filter compiler ------------------
-    @property
-    def resolved_targets(self) -> list[tuple[d.ResolvedPath, Any]]:
-        """Every mapped attribute, resolved once against the advertised schema: (path, target)."""
-        cached = self.__dict__.get("_resolved_targets")
-        if cached is None:
-            cached = []
-            for (schema, name, sub), target in self.targets.items():
-                resolved = self.schema.resolve(schema, name, sub)
-                if resolved is not None:
-                    cached.append((resolved, target))
-            self.__dict__["_resolved_targets"] = cached
-        return cached
+
+@dataclass(frozen=True, eq=False)
+class BoundMapping:
+    """One app's checked copy of a :class:`ResourceMapping`: what the store and the filter compiler read."""
+
+    declaration: ResourceMapping
+    model: type
+    id: Any
+    tenant: Any
+    created: Any
+    last_modified: Any
+    #: The advertised schema: only what the host maps (unmapped attributes are pruned).
+    schema: d.ResourceSchema
+    #: (schema URN, attribute, sub-attribute or None) -> column, Attr or MultiValued.
+    targets: Mapping[tuple[str, str, str | None], Any]
+    #: Every mapped attribute, resolved once against the advertised schema: (path, target).
+    resolved_targets: tuple[tuple[d.ResolvedPath, Any], ...]
+    #: URN -> the marshmallow schema of each advertised extension (the wire format).
+    extension_schemas: Mapping[str, Any]
+    #: URNs of the extensions every resource must carry (RFC 7643 §6 ``schemaExtensions.required``).
+    required_extensions: frozenset[str]
 
     def display_column(self) -> Any:
         """The SQL expression of a reference's ``display``: displayName, else userName (None if neither)."""
@@ -296,39 +388,19 @@ def _prune(full: d.ResourceSchema, mapped: dict[tuple[str, str], set[str] | None
     return d.ResourceSchema(keep(full.core), tuple(ext for ext in extensions if ext.attributes))
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class UserMapping(ResourceMapping):
     """Users.  ``password`` may be mapped to an :class:`Attr` whose setter hashes it."""
 
 
-@dataclass
+@dataclass(frozen=True, eq=False, kw_only=True)
 class GroupMapping(ResourceMapping):
     """Groups.  ``members`` is the many-to-many relationship to the user model."""
 
     members: Any = None
 
 
-@dataclass
-class Extension:
-    """A schema extension of a Role or entitlement type (its own URN and attributes).
-
-    ``schema`` is a marshmallow :class:`~flask_scim_entitlements.schemas.ScimSchema`
-    whose fields are declared with :func:`~flask_scim_entitlements.schemas.attr`;
-    ``attributes`` maps its attribute names to the host model's columns.
-    """
-
-    urn: str
-    schema: Any
-    attributes: dict[str, Any] = field(default_factory=dict)
-    name: str | None = None
-    description: str = ""
-
-    def definition(self) -> d.SchemaDefinition:
-        return definition_of(self.schema, urn=self.urn, name=self.name or self.urn.rsplit(":", 1)[-1],
-                             description=self.description)
-
-
-@dataclass
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ValueType(ResourceMapping):
     """Shared by :class:`RoleType` and :class:`EntitlementType`: the values Okta discovers.
 
@@ -342,7 +414,6 @@ class ValueType(ResourceMapping):
     endpoint: str = ""
     description: str = ""
     holders: Any = None
-    extension: Extension | None = None
     writable: bool = False
 
     @property
@@ -350,7 +421,7 @@ class ValueType(ResourceMapping):
         raise NotImplementedError
 
 
-@dataclass
+@dataclass(frozen=True, eq=False, kw_only=True)
 class RoleType(ValueType):
     """``/Roles`` with Okta's ``urn:okta:scim:schemas:core:1.0:Role`` schema."""
 
@@ -362,7 +433,7 @@ class RoleType(ValueType):
         return OKTA_ROLE_URN
 
 
-@dataclass
+@dataclass(frozen=True, eq=False, kw_only=True)
 class EntitlementType(ValueType):
     """An entitlement endpoint with Okta's ``urn:okta:scim:schemas:core:1.0:Entitlement`` schema.
 
@@ -373,4 +444,3 @@ class EntitlementType(ValueType):
     @property
     def urn(self) -> str:
         return OKTA_ENTITLEMENT_URN
-

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .mapping import (
+    ENTERPRISE_EXTENSION,
     Association,
+    BoundMapping,
     EntitlementType,
     GroupMapping,
     MappingError,
@@ -24,7 +26,7 @@ from .mapping import (
     ValueType,
 )
 from .schemas import definitions as d
-from .schemas.core import ENTERPRISE_USER, GROUP, GROUP_URN, OKTA_ENTITLEMENT, OKTA_ROLE, USER, USER_URN
+from .schemas.core import GROUP, GROUP_URN, OKTA_ENTITLEMENT, OKTA_ROLE, USER, USER_URN
 
 USER_KIND, GROUP_KIND, VALUE_KIND = "user", "group", "value"
 
@@ -38,17 +40,17 @@ class Link:
 
     attribute: str  # "members", "groups", "roles" or "entitlements"
     association: Association  # oriented from the resource that carries the attribute
-    target: ResourceMapping  # the mapping of the resources it refers to
+    target: BoundMapping  # the mapping of the resources it refers to
     constants: dict[str, Any]  # sub-attributes equal on every element, e.g. {"type": "User"}
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class ResourceType:
     name: str
     endpoint: str
     description: str
     schema_urn: str
-    mapping: ResourceMapping
+    mapping: BoundMapping  # this app's bound copy of the host's declaration
     kind: str
 
     @property
@@ -56,29 +58,35 @@ class ResourceType:
         return self.mapping.schema
 
     @property
+    def declaration(self) -> ResourceMapping:
+        return self.mapping.declaration
+
+    @property
     def value_type(self) -> ValueType:
-        assert isinstance(self.mapping, ValueType)
-        return self.mapping
+        assert isinstance(self.declaration, ValueType)
+        return self.declaration
 
     @property
     def is_entitlement(self) -> bool:
-        return isinstance(self.mapping, EntitlementType)
+        return isinstance(self.declaration, EntitlementType)
 
     @property
     def writable(self) -> bool:
-        return not isinstance(self.mapping, ValueType) or self.mapping.writable
+        return not isinstance(self.declaration, ValueType) or self.declaration.writable
 
 
 class Registry:
-    """Built once per extension at ``init_app``; read-only afterwards."""
+    """Built per app at ``init_app`` (or blueprint registration) from the host's declarations; read-only afterwards.
+
+    The declarations are values: the registry binds a copy of each for this app
+    (:meth:`ResourceMapping.bind`) and never writes to what the host passed in,
+    so one declaration may serve several apps with different configurations.
+    """
 
     def __init__(self, users: UserMapping, groups: GroupMapping | None, roles: RoleType | None,
                  entitlement_types: tuple[EntitlementType, ...]) -> None:
         self.types: dict[str, ResourceType] = {}
-        self.users = users
-        self.groups = groups
-        self.roles = roles
-        self.entitlement_types = entitlement_types
+        self.roles = roles  # the declaration (its name finds the bound resource type)
         self.members: Association | None = None
         self.grants: dict[str, Association] = {}  # value type name -> user<->value association
         self._links: dict[str, list[Link]] = {}
@@ -102,19 +110,16 @@ class Registry:
         if any(et.holders is not None for et in entitlement_types):
             user_computed["entitlements"] = {"value", "display", "type"}
 
-        users.bind(USER, (ENTERPRISE_USER,), computed=user_computed)
-        self._add(ResourceType("User", "/Users", "User Account", USER_URN, users, USER_KIND))
+        self.users = users.bind(USER, (ENTERPRISE_EXTENSION,), computed=user_computed)
+        self._add(ResourceType("User", "/Users", "User Account", USER_URN, self.users, USER_KIND))
+        self.groups: BoundMapping | None = None
         if groups is not None:
-            groups.bind(GROUP, (), computed=["members"] if self.members else [])
-            self._add(ResourceType("Group", "/Groups", "Group", GROUP_URN, groups, GROUP_KIND))
+            self.groups = groups.bind(GROUP, (), computed=["members"] if self.members else [])
+            self._add(ResourceType("Group", "/Groups", "Group", GROUP_URN, self.groups, GROUP_KIND))
         for vt in value_types:
             core = OKTA_ROLE if isinstance(vt, RoleType) else OKTA_ENTITLEMENT
-            extensions = (vt.extension.definition(),) if vt.extension else ()
-            if vt.extension is not None:
-                for attr_name, column in vt.extension.attributes.items():
-                    vt.attributes.setdefault(f"{vt.extension.urn}:{attr_name}", column)
-            vt.bind(core, extensions, computed=["type"] if isinstance(vt, EntitlementType) else [])
-            self._add(ResourceType(vt.name, vt.endpoint, vt.description or vt.name, vt.urn, vt, VALUE_KIND))
+            bound = vt.bind(core, (), computed=["type"] if isinstance(vt, EntitlementType) else [])
+            self._add(ResourceType(vt.name, vt.endpoint, vt.description or vt.name, vt.urn, bound, VALUE_KIND))
 
     def _add(self, rt: ResourceType) -> None:
         for other in self.types.values():
@@ -151,7 +156,7 @@ class Registry:
             if self.members is not None and self.groups is not None:
                 out.append(Link("groups", self.members.reversed(), self.groups, {"type": "direct"}))
             if self.roles is not None and self.roles.name in self.grants:
-                out.append(Link("roles", self.grants[self.roles.name], self.roles, {}))
+                out.append(Link("roles", self.grants[self.roles.name], self.types[self.roles.name].mapping, {}))
             for ert in self.entitlement_resource_types():
                 out.append(Link("entitlements", self.grants[ert.name], ert.mapping, {"type": ert.name}))
         self._links[rt.name] = out

@@ -7,6 +7,7 @@ nothing the schema does not declare is emitted.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from marshmallow import Schema, fields, missing
@@ -52,8 +53,8 @@ class _ExtensionField(fields.Nested):
 
     (marshmallow would split an ``attribute`` containing "2.0" on the dot.)"""
 
-    def __init__(self, schema: type[Schema], urn: str) -> None:
-        super().__init__(schema, data_key=urn)
+    def __init__(self, schema: type[Schema] | Schema, urn: str, *, required: bool = False) -> None:
+        super().__init__(schema, data_key=urn, required=required)
         self.urn = urn
 
     def serialize(self, attr: str, obj: Any, accessor: Any = None, **kwargs: Any) -> Any:
@@ -64,14 +65,17 @@ class _ExtensionField(fields.Nested):
         return super().deserialize(value, attr, data, **kwargs)
 
 
-def resource_wire_schema(name: str, core: type[Schema], extensions: dict[str, type[Schema]]) -> Schema:
-    """The dump schema of one resource type: common attributes + core + extensions under their URN."""
+def resource_wire_schema(name: str, core: type[Schema], extensions: dict[str, type[Schema] | Schema],
+                         required: Collection[str] = ()) -> Schema:
+    """The dump schema of one resource type: common attributes + core + extensions under their URN.
+
+    An extension in ``required`` must be present on input (RFC 7643 §6 ``schemaExtensions.required``)."""
     attrs: dict[str, Any] = {
         "schemas": fields.List(fields.String()),
         **{common.name: _common_field(common) for common in d.COMMON_ATTRIBUTES},
     }
     for index, (urn, ext) in enumerate(extensions.items()):
-        attrs[f"_extension_{index}"] = _ExtensionField(ext, urn)
+        attrs[f"_extension_{index}"] = _ExtensionField(ext, urn, required=urn in required)
     cls = type(f"{name}WireSchema", (core,), attrs)
     return cls()
 

@@ -17,7 +17,8 @@ from flask import current_app, g, request
 
 from ..errors import NotFoundError
 from ..handlers import scim_response
-from ..resource_types import USER_KIND, ResourceType
+from ..prefix import current_prefix
+from ..resource_types import ResourceType
 from ..schemas.definitions import SchemaDefinition
 from ..schemas.messages import (
     LIST_RESPONSE_URN,
@@ -37,7 +38,7 @@ def _state() -> Any:
 
 
 def _base() -> str:
-    return request.host_url.rstrip("/") + _state().config.url_prefix
+    return request.host_url.rstrip("/") + current_prefix()
 
 
 def _list(resources: list[dict[str, Any]]) -> Any:
@@ -79,8 +80,7 @@ def _resource_type_json(rt: ResourceType) -> dict[str, Any]:
         "meta": {"resourceType": "ResourceType", "location": f"{_base()}/ResourceTypes/{rt.name}"},
     }
     if rt.schema.extensions:
-        # The enterprise extension is optional on users; a value type's own extension describes every value.
-        body["schemaExtensions"] = [{"schema": ext.id, "required": rt.kind != USER_KIND}
+        body["schemaExtensions"] = [{"schema": ext.id, "required": ext.id in rt.mapping.required_extensions}
                                     for ext in rt.schema.extensions]
     return _resource_type_schema.dump(body)
 

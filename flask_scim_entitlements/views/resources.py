@@ -30,6 +30,7 @@ from ..handlers import scim_response
 from ..normalize import normalize_patch, normalize_resource
 from ..patch import apply_patch
 from ..patch.links import plan_patch
+from ..prefix import current_prefix
 from ..resource_types import GROUP_KIND, USER_KIND, ResourceType
 from ..schemas import definitions as d
 from ..schemas.messages import LIST_RESPONSE_URN, SEARCH_REQUEST_URN
@@ -43,7 +44,7 @@ def _state() -> Any:
 
 def _store() -> Store:
     state = _state()
-    base = request.host_url.rstrip("/") + state.config.url_prefix
+    base = request.host_url.rstrip("/") + current_prefix()
     return Store(state.db.session, state.registry, g.scim_principal.tenant, base,
                  drop_unknown_grants=state.config.unknown_grants == "drop")
 

@@ -13,6 +13,7 @@ from example_app.models import Characteristic, Role, User, db, user_characterist
 from flask_scim_entitlements import signals
 
 from .conftest import Scim, new_user
+from .okta_steps import entitlements_test_count_one, okta_entitlement_steps
 
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -35,16 +36,11 @@ def _grants(app, user_id: str) -> tuple[set[str], set[str]]:  # type: ignore[no-
 @pytest.mark.parametrize("endpoint", ["/Roles", "/Characteristics"])
 def test_okta_entitlements_test_count_one_gives_items_per_page_one(scim: Scim, endpoint: str) -> None:
     # Discovered from /ResourceTypes as Okta does (interop.md §2.3).
-    endpoints = {rt["endpoint"] for rt in scim.get("/ResourceTypes").get_json()["Resources"]}
-    assert endpoint in endpoints
-    r = scim.get(f"{endpoint}?count=1&startIndex=1")
-    assert r.status_code == 200
-    body = r.get_json()
-    assert body["Resources"]
-    assert LIST in body["schemas"]
-    assert isinstance(body["startIndex"], int)
-    assert body["itemsPerPage"] == 1
-    assert isinstance(body["totalResults"], int)
+    entitlements_test_count_one(scim, endpoint)
+
+
+def test_okta_discovery_grant_replace_and_revoke_steps_pass(scim: Scim) -> None:
+    okta_entitlement_steps(scim)
 
 
 def test_roles_list_total_results_is_the_total_not_the_page_length(scim: Scim) -> None:

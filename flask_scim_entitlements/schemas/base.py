@@ -12,6 +12,7 @@ marshmallow is used for the wire format only: no database access here.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields
@@ -34,6 +35,20 @@ _TYPE_OF_FIELD: list[tuple[type[fields.Field], str]] = [
 
 class Reference(fields.String):
     """A SCIM ``reference`` (RFC 7643 §2.3.7): a URI, kept as a string."""
+
+
+class DateTime(fields.DateTime):
+    """A SCIM ``dateTime`` (RFC 7643 §2.3.5, xsd:dateTime): checked as ISO 8601 on input; on output the
+    store's text (UTC, ``Z``) passes through, and a ``datetime`` is written in the same form.
+
+    :func:`attr` uses it for ``fields.DateTime``, so a host's extension declares dates as usual."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return value.isoformat(timespec="seconds") + "Z"
+        return value
 
 
 class ScimSchema(Schema):
@@ -66,6 +81,8 @@ def attr(
     complex attributes, a ready ``fields.Nested``.  ``multi_valued`` wraps the
     field in ``fields.List``.
     """
+    if field_cls is fields.DateTime:
+        field_cls = DateTime
     inner = field_cls if isinstance(field_cls, fields.Field) else field_cls(**kwargs)
     if not multi_valued:
         inner.required = required

@@ -92,6 +92,8 @@ class User(db.Model):
     external_id: Mapped[str | None] = mapped_column(sa.String(255))
     #: None when a client removed the attribute (RFC 7644 §3.5.2.2); the app treats only True as active.
     active: Mapped[bool | None] = mapped_column(default=True)
+    #: The app's own SCIM extension attribute (example_app/scim.py), shown on the admin page.
+    team: Mapped[str | None] = mapped_column(sa.String(100))
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,6 +20,13 @@ from flask_scim_entitlements import (
 from .models import Characteristic, Group, Org, Role, User, UserEmail, db
 
 CHARACTERISTIC_URN = "urn:bestapps:scim:schemas:extension:todoapp:1.0:Characteristic"
+TODO_USER_URN = "urn:bestapps:scim:schemas:extension:todoapp:1.0:User"
+
+
+class TodoUserExtension(ScimSchema):
+    """The app's own User extension: Okta discovers ``team`` in /Schemas and can map a profile attribute to it."""
+
+    team = attr(fields.String, description="The team the user works in; shown on the admin page.")
 
 
 class CharacteristicExtension(ScimSchema):
@@ -46,6 +53,7 @@ scim = ScimEntitlements(
             "active": User.active,
             "password": Attr(set=User.set_password),
         },
+        extensions=[Extension(urn=TODO_USER_URN, schema=TodoUserExtension, attributes={"team": User.team})],
     ),
     groups=GroupMapping(
         Group,

@@ -242,3 +242,17 @@ def test_a_required_extension_must_be_present_on_every_write(hr: Scim) -> None:
     assert hr.get(f"/Groups/{group['id']}").get_json()[HR_GROUP] == {"site": "Oslo", "budget": 5}
     found = hr.get("/Groups", query_string={"filter": f'{HR_GROUP}:site eq "oslo"'}).get_json()["Resources"]
     assert [g["id"] for g in found] == [group["id"]]
+
+
+def test_the_example_app_stores_its_own_team_extension_attribute(app: Any, scim: Scim) -> None:
+    from example_app.models import User
+    from example_app.models import db as example_db
+    from example_app.scim import TODO_USER_URN
+
+    assert TODO_USER_URN in {s["id"] for s in scim.get("/Schemas").get_json()["Resources"]}
+    r = scim.post("/Users", {"userName": "team@gridco.example", TODO_USER_URN: {"team": "Platform"}})
+    assert r.status_code == 201 and r.get_json()[TODO_USER_URN] == {"team": "Platform"}
+    ops = [{"op": "replace", "path": f"{TODO_USER_URN}:team", "value": "Billing"}]
+    assert scim.patch(f"/Users/{r.get_json()['id']}", {"schemas": [PATCH], "Operations": ops}).status_code == 200
+    with app.app_context():
+        assert example_db.session.get(User, int(r.get_json()["id"])).team == "Billing"

@@ -9,11 +9,16 @@ models with the objects below and hands them to :class:`ScimEntitlements`.
 - inside ``attributes``, a key is a SCIM attribute path (``"userName"``,
   ``"name.givenName"``, ``"urn:...:enterprise:2.0:User:employeeNumber"``) and a
   value is a column (``User.email``), an :class:`Attr` (getter/setter code), or,
-  for multi-valued complex attributes kept in a child table, a :class:`MultiValued`.
+  for multi-valued complex attributes kept in a child table, a :class:`MultiValued`;
+- :class:`Extension` declares the host's own schema extension of any resource type.
 
-Everything is checked when the extension is initialised (:meth:`ResourceMapping.bind`):
-an unknown SCIM attribute or a column of another model fails then, with a
-message naming it, rather than on the first request.
+Declarations are values: frozen, keyword-only after the model (a positional
+``EntitlementType(License, "License", "/Licenses")`` is a ``TypeError``, not a
+silently misplaced ``id``), their dicts copied read-only.  Each app gets its
+own :class:`BoundMapping`, built by :meth:`ResourceMapping.bind` when the
+extension is initialised: an unknown SCIM attribute or a column of another
+model fails then, with a message naming it, rather than on the first request;
+nothing is written to the host's objects.
 
 Multi-valued references between resources (group ``members``, a user's
 ``roles`` and entitlements) are many-to-many ``relationship()`` s with a
@@ -257,8 +262,8 @@ class ResourceMapping:
             elif not isinstance(target, Attr):
                 raise MappingError(f"{path!r}: map to a column, Attr(...) or MultiValued(...), got {target!r}")
             key = (resolved.schema, resolved.attribute.name)
-            sub_name = resolved.sub_attribute.name if resolved.sub_attribute is not None else None
-            targets[(resolved.schema, resolved.attribute.name, sub_name)] = target
+            mapped_sub = resolved.sub_attribute.name if resolved.sub_attribute is not None else None
+            targets[(resolved.schema, resolved.attribute.name, mapped_sub)] = target
             if sub is None:
                 mapped[key] = None
             else:
@@ -277,8 +282,8 @@ class ResourceMapping:
                                f"{', '.join(missing)} of {core.id} must be mapped")
         schema = _prune(full, mapped)
         resolved_targets = []
-        for (urn, name, sub), target in targets.items():
-            found = schema.resolve(urn, name, sub)
+        for (schema_urn, attribute_name, target_sub), target in targets.items():
+            found = schema.resolve(schema_urn, attribute_name, target_sub)
             if found is not None:
                 resolved_targets.append((found, target))
         advertised = {ext.id for ext in schema.extensions}

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, selectinload
 from .errors import InvalidPathError, InvalidValueError, NoTargetError, NotFoundError, UniquenessError
 from .filters import ast
 from .filters.compiler import FilterCompiler, parse_datetime
-from .mapping import Association, Attr, MultiValued, ResourceMapping
+from .mapping import Association, Attr, BoundMapping, MultiValued
 from .patch.links import ADD, REMOVE, REPLACE, LinkOperation
 from .schemas import definitions as d
 
@@ -132,14 +132,14 @@ class Store:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     # ------------------------------------------------------------------ reads
-    def tenant_condition(self, mapping: ResourceMapping) -> Any:
+    def tenant_condition(self, mapping: BoundMapping) -> Any:
         if mapping.tenant is None:
             return sa.true()
         if self.tenant is None:
             return sa.false()  # fail closed: a tenant-scoped model with no tenant sees nothing
         return mapping.tenant == self.tenant_value(mapping)
 
-    def tenant_value(self, mapping: ResourceMapping) -> Any:
+    def tenant_value(self, mapping: BoundMapping) -> Any:
         try:
             kind = mapping.tenant.type.python_type
         except (AttributeError, NotImplementedError):

@@ -53,7 +53,7 @@ class _Source:
     select_from: Any
     correlate: Any  # condition tying an element row to the outer resource row
     columns: dict[str, Any]  # sub-attribute name -> SQL expression or _Const
-    value_is_id: Any = None  # the ResourceMapping whose ids the ``value`` sub-attribute holds
+    value_is_id: Any = None  # the BoundMapping whose ids the ``value`` sub-attribute holds
 
 
 def parse_datetime(text: str) -> datetime:

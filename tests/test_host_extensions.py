@@ -187,10 +187,13 @@ def test_a_host_extension_round_trips_through_post_get_put_and_patch(hr: Scim) -
                 "skills": [{"value": "go", "years": 2}, {"value": "sql", "years": 4}]}
     assert r.get_json()[HR_USER] == expected
     assert hr.get(f"/Users/{user['id']}").get_json()[HR_USER] == expected
-    # Removing every attribute of an optional extension removes the extension.
+    listing = {"filter": f'schemas eq "{HR_USER}"'}
+    assert hr.get("/Users", query_string=listing).get_json()["totalResults"] == 1
+    # Removing every attribute of an optional extension removes the extension, from "schemas" too.
     ops = [{"op": "remove", "path": f"{HR_USER}:{name}"} for name in expected]
     r = hr.patch(f"/Users/{user['id']}", {"schemas": [PATCH], "Operations": ops})
     assert r.status_code == 200 and HR_USER not in r.get_json() and r.get_json()["schemas"] == [USER]
+    assert hr.get("/Users", query_string=listing).get_json()["totalResults"] == 0
 
 
 @pytest.mark.parametrize(("query", "expected"), [
@@ -233,13 +236,17 @@ def test_a_required_extension_must_be_present_on_every_write(hr: Scim) -> None:
     assert r.status_code == 201, r.get_json()
     group = r.get_json()
     assert group[HR_GROUP] == {"site": "Oslo", "budget": 5}
+    ops = [{"op": "replace", "path": f"{HR_GROUP}:budget", "value": 7}]
+    r = hr.patch(f"/Groups/{group['id']}", {"schemas": [PATCH], "Operations": ops})
+    assert r.status_code == 200 and r.get_json()[HR_GROUP] == {"site": "Oslo", "budget": 7}
+    group = r.get_json()
     # The extension's own required attribute cannot be removed, nor the extension with it.
     ops = [{"op": "remove", "path": f"{HR_GROUP}:site"}]
     r = hr.patch(f"/Groups/{group['id']}", {"schemas": [PATCH], "Operations": ops})
     assert r.status_code == 400
     r = hr.put(f"/Groups/{group['id']}", {"displayName": "Ops"})
     assert r.status_code == 400
-    assert hr.get(f"/Groups/{group['id']}").get_json()[HR_GROUP] == {"site": "Oslo", "budget": 5}
+    assert hr.get(f"/Groups/{group['id']}").get_json()[HR_GROUP] == {"site": "Oslo", "budget": 7}
     found = hr.get("/Groups", query_string={"filter": f'{HR_GROUP}:site eq "oslo"'}).get_json()["Resources"]
     assert [g["id"] for g in found] == [group["id"]]
 

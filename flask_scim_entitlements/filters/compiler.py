@@ -182,7 +182,7 @@ class FilterCompiler:
         resolved = self._resolve(path)
         attribute = resolved.attribute
         if attribute.name == "schemas" and resolved.schema == self.rt.schema.core.id and not attribute.sub_attributes:
-            return build(_Const(list(self.rt.schema.urns)), attribute)
+            return self._schemas(build, attribute)
         if attribute.multi_valued or (attribute.is_complex and resolved.sub_attribute is None):
             sub = resolved.sub_attribute
             if sub is None:
@@ -196,6 +196,19 @@ class FilterCompiler:
             chosen = sub
             return self._exists(resolved, lambda source: self._on_element(source, chosen, build))
         return self._on_row(resolved, build)
+
+    def _schemas(self, build: Callable[[Any, d.Attribute], Any], attribute: d.Attribute) -> Any:
+        """``schemas`` as documents list it (store.documents): the core schema always, an extension when
+        the resource holds a value of it.  A host's extension makes the difference (RFC 7643 §3)."""
+        clauses = [build(_Const([self.rt.schema.core.id]), attribute)]
+        for ext in self.rt.schema.extensions:
+            hit = build(_Const([ext.id]), attribute)
+            if hit is _FALSE:
+                continue
+            held = [self._compile(ast.Present(ast.AttrPath(a.name, None, ext.id)), None)
+                    for a in ext.attributes if a.returned != d.NEVER]
+            clauses.append(sa.and_(sa.or_(*held) if held else _FALSE, hit))
+        return sa.or_(*clauses)
 
     def _on_row(self, resolved: d.ResolvedPath, build: Callable[[Any, d.Attribute], Any]) -> Any:
         name = resolved.attribute.name

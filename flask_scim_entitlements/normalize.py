@@ -124,6 +124,13 @@ def _operation(raw: Any, index: int, schema: ResourceSchema) -> list[dict[str, A
         return _without_path(op, value, schema, where)
     if not isinstance(text, str):
         raise InvalidPathError(f"{where}: 'path' must be a string")
+    extension = schema.extension(text)
+    if extension is not None:
+        # scim2-tester 0.5 names a whole extension as the path ({"path": "urn:...:User", "value": {...}});
+        # RFC 7644 §3.5.2 paths name attributes, so read it as the path-less form {"urn:...:User": {...}}.
+        if op == "remove":
+            return [_op("remove", PatchPath(AttrPath(a.name, urn=extension.id))) for a in extension.attributes]
+        return _without_path(op, {extension.id: value}, schema, where)
     single = _single_app_role(op, text, value, schema)
     if single is not None:
         return single

@@ -496,3 +496,18 @@ def test_long_member_removal_lists_build_a_shallow_filter() -> None:
         return 1 + max(depth(node.left), depth(node.right)) if hasattr(node, "left") else 1
 
     assert depth(operation["path"].filter) == 13
+
+
+def test_an_extension_urn_as_a_patch_path_is_read_as_the_path_less_form() -> None:
+    from flask_scim_entitlements.schemas.definitions import Attribute, ResourceSchema, SchemaDefinition
+
+    urn = "urn:example:scim:schemas:extension:todo:1.0:User"
+    schema = ResourceSchema(SchemaDefinition("urn:ietf:params:scim:schemas:core:2.0:User", "User", "",
+                                             (Attribute("userName"),)),
+                            (SchemaDefinition(urn, "Todo", "", (Attribute("team"), Attribute("site"))),))
+    body = {"Operations": [{"op": "replace", "path": urn, "value": {"team": "Ops"}}]}
+    (operation,) = normalize_patch(body, schema)
+    assert operation["op"] == "replace" and operation["path"] is None and operation["value"] == {urn: {"team": "Ops"}}
+    removed = normalize_patch({"Operations": [{"op": "remove", "path": urn.upper()}]}, schema)
+    assert [(o["op"], o["path"].attr.urn, o["path"].attr.attr) for o in removed] == [
+        ("remove", urn, "team"), ("remove", urn, "site")]

@@ -2,6 +2,8 @@
 
 - :func:`snapshot`: every row of the SCIM-managed tables, to prove a rejected
   request changed nothing.
+- :func:`send`: one request checked for the three properties: no 5xx, a 4xx is a SCIM error, and a
+  4xx changed nothing; ``world``: ids to aim at.
 - :func:`assert_scim_error`: a 4xx/5xx body is an RFC 7644 §3.12 Error whose
   ``status`` is the HTTP status as a string.
 - ``fuzz_counter``: a session-scoped count of the cases fuzzed, printed at the
@@ -43,7 +45,7 @@ from example_app import create_app
 from example_app.commands import seed_data
 from example_app.models import db
 
-from ..conftest import issue_token, logging_preserved
+from ..conftest import Scim, issue_token, logging_preserved, new_user
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -73,6 +75,59 @@ def assert_scim_error(status: int, body: bytes, context: str = "") -> dict[str, 
     assert ERROR_URN in (payload.get("schemas") or []), f"{status} body lacks the Error URN: {payload}\n{context}"
     assert payload.get("status") == str(status), f"Error status {payload.get('status')!r} != {status}\n{context}"
     return payload
+
+
+# --- one fuzzed request and its three properties -----------------------------------------------------
+
+def backend(app: Any) -> str:
+    return str(app.config["SQLALCHEMY_DATABASE_URI"]).split(":", 1)[0].split("+", 1)[0]
+
+
+def send(app: Any, scim: Scim, counter: Counter[str], kind: str, method: str, path: str, body: Any = None,
+         raw: bytes | None = None, query: dict[str, Any] | None = None,
+         headers: dict[str, str] | None = None) -> Any:
+    """Send one fuzzed request and check the three properties; return the response."""
+    before = snapshot(app)
+    kw: dict[str, Any] = {}
+    if query is not None:
+        kw["query_string"] = query
+    if headers:
+        kw["headers"] = headers
+    if method in ("post", "put", "patch"):
+        h = scim.headers(kw.pop("headers", None))
+        h["Content-Type"] = "application/scim+json"
+        data = raw if raw is not None else json.dumps(body)
+        response = getattr(scim.client, method)(scim.prefix + path, data=data, headers=h, **kw)
+    else:
+        response = getattr(scim, method)(path, **kw)
+    counter[f"{kind} [{backend(app)}]"] += 1
+    counter[f"status:{response.status_code}"] += 1
+    shown = raw[:500] if raw is not None else json.dumps(body)[:1500]
+    context = f"{method.upper()} {path} query={query!r}\nbody={shown}\n-> {response.status_code} " \
+              f"{response.get_data()[:600]!r}"
+    assert response.status_code < 500, f"5xx from the server\n{context}"
+    if 400 <= response.status_code < 500:
+        assert_scim_error(response.status_code, response.get_data(), context)
+        after = snapshot(app)
+        changed = {t: (sorted(set(before[t]) - set(after[t]))[:5], sorted(set(after[t]) - set(before[t]))[:5])
+                   for t in before if before[t] != after[t]}
+        assert not changed, f"a {response.status_code} changed the database: {changed}\n{context}"
+    return response
+
+
+@pytest.fixture
+def world(app: Any, scim: Scim) -> dict[str, Any]:
+    """Ids to aim at: the seeded users, a group with a member, the roles and the characteristic."""
+    users = scim.get("/Users").get_json()["Resources"]
+    alice = new_user(scim, "alice@gridco.example", externalId="ext-alice",
+                     roles=[{"value": "1"}], entitlements=[{"value": "1", "type": "Characteristic"}])
+    user_ids = [u["id"] for u in users] + [alice["id"]]
+    group = scim.post("/Groups", {"schemas": [GROUP_URN], "displayName": "Engineers",
+                                  "members": [{"value": user_ids[0]}]})
+    assert group.status_code == 201, group.get_json()
+    roles = [r["id"] for r in scim.get("/Roles").get_json()["Resources"]]
+    chars = [c["id"] for c in scim.get("/Characteristics").get_json()["Resources"]]
+    return {"users": user_ids, "group": group.get_json()["id"], "roles": roles, "characteristics": chars}
 
 
 # --- the fuzz counter --------------------------------------------------------------------------------

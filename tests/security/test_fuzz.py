@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ..conftest import Scim, new_user
-from .conftest import ERROR_URN, GROUP_URN, PATCH_URN, USER_URN, assert_scim_error, snapshot
+from .conftest import ERROR_URN, GROUP_URN, PATCH_URN, USER_URN, assert_scim_error, send, snapshot
 
 EXAMPLES = int(os.environ.get("SCIM_FUZZ_EXAMPLES", "250"))
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -36,59 +36,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.filter_too_much],
 )
-
-
-# --- the property ------------------------------------------------------------------------------------
-
-def backend(app: Any) -> str:
-    return str(app.config["SQLALCHEMY_DATABASE_URI"]).split(":", 1)[0].split("+", 1)[0]
-
-
-def send(app: Any, scim: Scim, counter: Counter[str], kind: str, method: str, path: str, body: Any = None,
-         raw: bytes | None = None, query: dict[str, Any] | None = None,
-         headers: dict[str, str] | None = None) -> Any:
-    """Send one fuzzed request and check the three properties; return the response."""
-    before = snapshot(app)
-    kw: dict[str, Any] = {}
-    if query is not None:
-        kw["query_string"] = query
-    if headers:
-        kw["headers"] = headers
-    if method in ("post", "put", "patch"):
-        h = scim.headers(kw.pop("headers", None))
-        h["Content-Type"] = "application/scim+json"
-        data = raw if raw is not None else json.dumps(body)
-        response = getattr(scim.client, method)(scim.prefix + path, data=data, headers=h, **kw)
-    else:
-        response = getattr(scim, method)(path, **kw)
-    counter[f"{kind} [{backend(app)}]"] += 1
-    counter[f"status:{response.status_code}"] += 1
-    shown = raw[:500] if raw is not None else json.dumps(body)[:1500]
-    context = f"{method.upper()} {path} query={query!r}\nbody={shown}\n-> {response.status_code} " \
-              f"{response.get_data()[:600]!r}"
-    assert response.status_code < 500, f"5xx from the server\n{context}"
-    if 400 <= response.status_code < 500:
-        assert_scim_error(response.status_code, response.get_data(), context)
-        after = snapshot(app)
-        changed = {t: (sorted(set(before[t]) - set(after[t]))[:5], sorted(set(after[t]) - set(before[t]))[:5])
-                   for t in before if before[t] != after[t]}
-        assert not changed, f"a {response.status_code} changed the database: {changed}\n{context}"
-    return response
-
-
-@pytest.fixture
-def world(app: Any, scim: Scim) -> dict[str, Any]:
-    """Ids to aim at: the seeded users, a group with a member, the roles and the characteristic."""
-    users = scim.get("/Users").get_json()["Resources"]
-    alice = new_user(scim, "alice@gridco.example", externalId="ext-alice",
-                     roles=[{"value": "1"}], entitlements=[{"value": "1", "type": "Characteristic"}])
-    user_ids = [u["id"] for u in users] + [alice["id"]]
-    group = scim.post("/Groups", {"schemas": [GROUP_URN], "displayName": "Engineers",
-                                  "members": [{"value": user_ids[0]}]})
-    assert group.status_code == 201, group.get_json()
-    roles = [r["id"] for r in scim.get("/Roles").get_json()["Resources"]]
-    chars = [c["id"] for c in scim.get("/Characteristics").get_json()["Resources"]]
-    return {"users": user_ids, "group": group.get_json()["id"], "roles": roles, "characteristics": chars}
 
 
 # --- shared strategies --------------------------------------------------------------------------------

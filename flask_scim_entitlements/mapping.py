@@ -352,6 +352,8 @@ class BoundMapping:
             digits = text[1:] if text.startswith("-") else text
             if not (digits.isascii() and digits.isdigit()):  # "¹".isdigit() is True, int("¹") fails
                 return None
+            if len(digits) > 19:  # past any 64-bit id, and int() refuses 4,300 digits and more
+                return None
             value = int(text)
             bits = 16 if isinstance(self.id.type, sa.SmallInteger) else 64 if isinstance(
                 self.id.type, sa.BigInteger) else 32

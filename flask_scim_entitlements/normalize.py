@@ -230,11 +230,16 @@ def _removal(path: PatchPath, target: Target, value: Any, where: str) -> list[di
         return [_op("remove", path)]  # RFC 7644 §3.5.2.2: remove takes no value; any given is ignored
     # Entra removes members with {"op":"Remove","path":"members","value":[{"value":"u1"}]} (interop.md §6 E3):
     # read literally, that path removes every member.  Remove exactly the values listed instead.
-    values = []
-    for element in _value(attribute, value) or []:
-        if element.get("value") is None:
-            raise InvalidValueError(f"{where}: each value to remove from '{attribute.name}' needs a 'value'")
-        values.append(element["value"])
+    # Only that shape is understood: a list of objects, each with a scalar "value".  Anything else would
+    # have to be guessed at, and a wrong guess removes the wrong grants.
+    shape = f"{where}: the value of a 'remove' from '{attribute.name}' must be a list of objects with a 'value'"
+    if not isinstance(value, list):
+        raise InvalidValueError(shape)
+    for element in value:
+        item = _field(element, "value") if isinstance(element, dict) else None
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise InvalidValueError(shape)
+    values = [element["value"] for element in _value(attribute, value) or [] if element.get("value") is not None]
     if not values:
         return []  # an empty list of values to remove removes nothing
     matches = balanced([Compare(AttrPath("value"), "eq", item) for item in values], Or)
@@ -376,10 +381,18 @@ def _element(attribute: Attribute, value: Any) -> Any:
     return normalized or None
 
 
+#: The strings accepted for a boolean: Entra sends "True"/"False" (interop.md §6 E2).
+_BOOLEAN_STRINGS = {"true": True, "True": True, "false": False, "False": False}
+
+
 def _coerced(attribute: Attribute, value: Any) -> Any:
     """A scalar coerced to the attribute's declared type where a client is known to send another."""
-    if attribute.type == BOOLEAN and isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"  # Entra sends "True"/"False" (interop.md §6 E2)
+    if attribute.type == BOOLEAN and not isinstance(value, bool):
+        # RFC 7643 §2.3.2: true or false.  Nothing else is guessed at: 0 or "yes" would deactivate or keep
+        # an account by accident of a client's encoding.
+        if not isinstance(value, str) or value not in _BOOLEAN_STRINGS:
+            raise InvalidValueError(f"'{attribute.name}' must be true or false, not {json.dumps(value)[:40]}")
+        return _BOOLEAN_STRINGS[value]
     if attribute.type == STRING and isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)  # Okta sends numeric externalId, employeeNumber, costCenter (interop.md §6 O11)
     return value

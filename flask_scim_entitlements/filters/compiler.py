@@ -31,6 +31,7 @@ from ..errors import InvalidFilterError
 from ..mapping import Attr, MultiValued
 from ..schemas import definitions as d
 from . import ast
+from .lexer import decode_number
 
 if TYPE_CHECKING:
     from ..resource_types import Link, Registry, ResourceType
@@ -56,13 +57,31 @@ class _Source:
     value_is_id: Any = None  # the BoundMapping whose ids the ``value`` sub-attribute holds
 
 
-def parse_datetime(text: str) -> datetime:
+@dataclass(frozen=True)
+class _OutOfRange:
+    """A date-time before (``sign`` -1) or after (+1) every value a column holds (years 1 to 9999)."""
+
+    sign: int
+
+
+def _instant(text: str) -> datetime | _OutOfRange:
+    """``text`` as a naive UTC datetime; an instant that UTC puts outside years 1-9999 is :class:`_OutOfRange`."""
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise InvalidFilterError(f"{text!r} is not an ISO 8601 date-time") from None
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # "0001-01-01T00:00:00+01:00" is in year 0, "9999-12-31T23:00:00-02:00" in 10000
+            return _OutOfRange(-1 if value.year == 1 else 1)
+    return value
+
+
+def parse_datetime(text: str) -> datetime:
+    value = _instant(text)
+    if isinstance(value, _OutOfRange):
+        raise InvalidFilterError(f"{text!r} is outside the years 1 to 9999 once converted to UTC")
     return value
 
 
@@ -319,14 +338,27 @@ class FilterCompiler:
         if attribute.type == d.BOOLEAN:
             return sa.and_(guard, expr == literal)
         if attribute.type == d.DATETIME:
+            if isinstance(literal, _OutOfRange):
+                # RFC 7643 §2.3.5 (xsd:dateTime) has no last year; every stored value is on one side of it.
+                below = literal.sign < 0
+                holds = {"eq": False, "gt": below, "ge": below, "lt": not below, "le": not below}[op]
+                return guard if holds else _FALSE
             # Documents show date-times to the second (store._iso): compare what clients see, so that
             # ``meta.lastModified eq "<the value read>"`` matches and ``gt`` it skips the resource itself.
             floor = literal.replace(microsecond=0)
-            after = floor + timedelta(seconds=1)
+            # The second after 9999-12-31T23:59:59 is past every stored value (None).
+            after = floor + timedelta(seconds=1) if floor < datetime.max.replace(microsecond=0) else None
             ceiling = floor if literal == floor else after
-            exact = sa.and_(expr >= floor, expr < after) if literal == floor else _FALSE
-            comparison = {"eq": exact, "gt": expr >= after, "ge": expr >= ceiling,
-                          "lt": expr < ceiling, "le": expr < after}
+
+            def at_or_after(t: datetime | None) -> Any:
+                return _FALSE if t is None else expr >= t
+
+            def before(t: datetime | None) -> Any:
+                return _TRUE if t is None else expr < t
+
+            exact = sa.and_(expr >= floor, before(after)) if literal == floor else _FALSE
+            comparison = {"eq": exact, "gt": at_or_after(after), "ge": at_or_after(ceiling),
+                          "lt": before(ceiling), "le": before(after)}
             return sa.and_(guard, comparison[op])
         comparison = {"eq": expr == literal, "gt": expr > literal, "ge": expr >= literal,
                       "lt": expr < literal, "le": expr <= literal}
@@ -391,18 +423,21 @@ class FilterCompiler:
         if kind in (d.INTEGER, d.DECIMAL):
             if op in ("co", "sw", "ew"):
                 raise InvalidFilterError(f"{path} is a number: {op} does not apply")
-            if isinstance(value, str):
-                try:
-                    return float(value) if kind == d.DECIMAL else int(value)
-                except ValueError:
-                    raise InvalidFilterError(f"{path} is a number, {value!r} is not") from None
-            return value
+            number = decode_number(value) if isinstance(value, str) else value
+            if kind == d.INTEGER and isinstance(number, float) and number.is_integer():
+                number = int(number)
+            if kind == d.INTEGER and not isinstance(number, int) or kind == d.DECIMAL and number is None:
+                raise InvalidFilterError(f"{path} is a number, {value!r} is not")
+            # RFC 7643 §2.3.4 integers have no bound; a column's does: past 64 bits no database compares.
+            if isinstance(number, int) and not -(2**63) <= number < 2**63:
+                raise InvalidFilterError(f"{path}: {value} is out of range")
+            return float(number) if kind == d.DECIMAL else number
         if kind == d.DATETIME:
             if op in ("co", "sw", "ew"):
                 raise InvalidFilterError(f"{path} is a date-time: {op} does not apply")
             if not isinstance(value, str):
                 raise InvalidFilterError(f"{path} is a date-time, {value!r} is not")
-            return parse_datetime(value)
+            return _instant(value)
         if isinstance(value, (int, float)):
             return str(value)  # Okta sends numeric ids for string attributes (interop.md §6 O11)
         return value

@@ -108,9 +108,10 @@ def decode_number(text: str) -> int | float | None:
         return None
     try:
         value = json.loads(text)
-    except ValueError:  # more digits than int() converts
+    except ValueError:  # more digits than int() converts (4,300)
         return None
-    return value if math.isfinite(value) else None
+    # An int is always finite (math.isfinite() would overflow past 1e308); "1e400" is a float inf.
+    return value if isinstance(value, int) or math.isfinite(value) else None
 
 
 def _word(text: str, position: int) -> Token:

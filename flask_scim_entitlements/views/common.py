@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,7 @@ def read_json_body(max_bytes: int) -> dict[str, Any]:
     if len(raw) > max_bytes:
         raise PayloadTooLargeError(f"The body is larger than the limit of {max_bytes} bytes")
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         raise InvalidSyntaxError(f"The body is not valid JSON: {exc}"[:300]) from None
     if not isinstance(body, dict):
@@ -54,6 +55,18 @@ def read_json_body(max_bytes: int) -> dict[str, Any]:
     if b"\\u" in raw:  # only JSON escapes can produce NUL or a lone surrogate
         check_text(body)
     return body
+
+
+def _no_constant(name: str) -> Any:
+    # RFC 8259 §6: NaN and Infinity are not JSON; Python's parser accepts them unless told not to.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # "1e400" parses to inf: Infinity by another name
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
 
 
 def check_text(value: Any) -> None:

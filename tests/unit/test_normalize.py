@@ -184,8 +184,11 @@ def test_string_booleans_are_coerced_for_boolean_attributes_and_sub_attributes_e
     assert normalize_resource(body, USERS) == {"active": True, "emails": [{"value": "a@b", "primary": False}]}
 
 
-def test_strings_that_are_not_booleans_are_left_for_validation_to_reject() -> None:
-    assert normalize_resource({"active": "yes"}, USERS) == {"active": "yes"}
+@pytest.mark.parametrize("value", ["yes", "TRUE", "1", 0, 1, [True], {}])
+def test_anything_but_true_false_and_their_strings_is_invalid_for_a_boolean(value: Any) -> None:
+    # Issue 16: "active": 0 used to deactivate a user, "yes" to keep one active.
+    with pytest.raises(InvalidValueError):
+        normalize_resource({"active": value}, USERS)
 
 
 def test_numbers_are_coerced_to_strings_for_string_attributes_okta_o11() -> None:

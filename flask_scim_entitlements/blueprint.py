@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from flask import Blueprint, current_app, g, request
 from flask.sansio.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
@@ -54,6 +55,7 @@ def _take_path_tenant(_endpoint: str | None, values: dict[str, Any] | None) -> N
 def _authenticate() -> None:
     """Every endpoint, discovery included, needs a credential (interop.md §3 pitfall 11)."""
     state = current_app.extensions["scim_entitlements"]
+    _limit_statement_time(state)
     credential = parse_authorization(request.headers.get("Authorization"), allow_basic=state.config.basic_auth)
     principal = None
     if credential is not None and credential.token and state.jwt_verifier is not None:
@@ -84,6 +86,17 @@ def _authenticate() -> None:
     g.scim_principal = principal
     if state.rate_limiter is not None:
         state.rate_limiter.hit(principal.tenant)
+
+
+def _limit_statement_time(state: Any) -> None:
+    """PostgreSQL: no statement of this request runs past ``SCIM_STATEMENT_TIMEOUT_MS`` (then a 503).
+
+    ``set_config(..., true)`` is ``SET LOCAL``: it lasts until the request's transaction ends (one
+    request, one transaction: design-notes.md), so a pooled connection goes back without it.
+    """
+    if state.config.statement_timeout_ms > 0 and state.db.engine.dialect.name == "postgresql":
+        state.db.session.execute(sa.select(sa.func.set_config(
+            "statement_timeout", str(state.config.statement_timeout_ms), True)))
 
 
 def _rollback(response: Any) -> Any:

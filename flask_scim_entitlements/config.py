@@ -28,6 +28,18 @@ DEFAULTS: dict[str, Any] = {
     "SCIM_MAX_FILTER_DEPTH": 32,
     #: Most operations accepted in one PATCH request.
     "SCIM_MAX_PATCH_OPERATIONS": 1000,
+    #: Most values one PATCH request may carry, counted over all its operations (each list element is one).
+    "SCIM_MAX_PATCH_VALUES": 20000,
+    #: Most distinct attribute names in ``attributes`` or ``excludedAttributes``.
+    "SCIM_MAX_ATTRIBUTES": 100,
+    #: Most group members one list response carries: a page of large groups is cut short (RFC 7644 §3.4.2.4).
+    "SCIM_MAX_MEMBERS_PER_RESPONSE": 10000,
+    #: PostgreSQL only: longest a request's statements may run, in milliseconds (0: no limit); past it, a 503.
+    "SCIM_STATEMENT_TIMEOUT_MS": 30000,
+    #: The public URL the app is served at (``https://scim.example.com``, with any path a proxy mounts it under);
+    #: ``meta.location``, ``$ref`` and ``Location`` are it plus the prefix.  None: the request's Host, which a
+    #: client can set to anything.
+    "SCIM_BASE_URL": None,
     #: Accept HTTP Basic (the password is checked as a token; the user name is ignored).
     "SCIM_BASIC_AUTH": False,
     #: Check bearer tokens against the package's own ``scim_token`` table.
@@ -77,6 +89,11 @@ class ScimConfig:
     max_filter_length: int
     max_filter_depth: int
     max_patch_operations: int
+    max_patch_values: int
+    max_attributes: int
+    max_members_per_response: int
+    statement_timeout_ms: int
+    base_url: str | None
     basic_auth: bool
     token_table: bool
     token_hash_key: bytes
@@ -119,6 +136,11 @@ class ScimConfig:
             max_filter_length=int(config["SCIM_MAX_FILTER_LENGTH"]),
             max_filter_depth=int(config["SCIM_MAX_FILTER_DEPTH"]),
             max_patch_operations=int(config["SCIM_MAX_PATCH_OPERATIONS"]),
+            max_patch_values=int(config["SCIM_MAX_PATCH_VALUES"]),
+            max_attributes=int(config["SCIM_MAX_ATTRIBUTES"]),
+            max_members_per_response=int(config["SCIM_MAX_MEMBERS_PER_RESPONSE"]),
+            statement_timeout_ms=int(config["SCIM_STATEMENT_TIMEOUT_MS"]),
+            base_url=str(config["SCIM_BASE_URL"]).rstrip("/") if config["SCIM_BASE_URL"] else None,
             basic_auth=bool(config["SCIM_BASIC_AUTH"]),
             token_table=bool(config["SCIM_TOKEN_TABLE"]),
             token_hash_key=key.encode() if isinstance(key, str) else bytes(key),

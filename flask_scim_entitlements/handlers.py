@@ -103,6 +103,11 @@ def handle_unexpected(error: Exception) -> Any:
             "`flask db upgrade` (the package's own tables: `flask scim upgrade`)",
             request.method, request.path, str(getattr(error, "orig", error)).splitlines()[0])
         return error_response(500, "Internal server error")
+    if isinstance(error, OperationalError) and getattr(error.orig, "sqlstate", None) == "57014":
+        # PostgreSQL's query_canceled: the request ran past SCIM_STATEMENT_TIMEOUT_MS.
+        current_app.logger.warning("SCIM request %s %s ran past the statement timeout", request.method, request.path)
+        return error_response(503, "The request took longer than this service allows; narrow the filter or "
+                                   "ask for smaller pages, then retry", None, {"Retry-After": "5"})
     if isinstance(error, (OperationalError, DBAPIError)) and getattr(error, "connection_invalidated", False) \
             or isinstance(error, OperationalError):
         current_app.logger.warning("SCIM request failed: database unavailable (%s)", type(error).__name__)

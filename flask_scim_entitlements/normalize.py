@@ -13,7 +13,7 @@ only RFC-shaped input and stay strict.
     under their extension URN, absent values dropped, scalars coerced to the
     declared types, keys the schema does not declare dropped.
 
-``normalize_patch(body, schema, max_operations=1000)``
+``normalize_patch(body, schema, max_operations=1000, max_values=20000)``
     A PatchOp body.  Returns the operations as
     ``{"op": "add" | "remove" | "replace", "path": PatchPath | None, "value": ...}``
     with paths parsed and resolved and values normalised for the attribute
@@ -85,7 +85,8 @@ def normalize_resource(body: Any, schema: ResourceSchema) -> dict[str, Any]:
     return {"schemas": _schemas(declared, result, schema), **result}
 
 
-def normalize_patch(body: Any, schema: ResourceSchema, *, max_operations: int = 1000) -> list[dict[str, Any]]:
+def normalize_patch(body: Any, schema: ResourceSchema, *, max_operations: int = 1000,
+                    max_values: int = 20000) -> list[dict[str, Any]]:
     """The operations of a PatchOp ``body``, in RFC shape for ``schema`` (see the module docstring)."""
     if not isinstance(body, dict):
         raise InvalidSyntaxError("A PATCH body must be a JSON object with an 'Operations' list")
@@ -97,6 +98,10 @@ def normalize_patch(body: Any, schema: ResourceSchema, *, max_operations: int = 
         raise InvalidSyntaxError(
             f"A PATCH request may carry at most {max_operations} operations; this one has {len(operations)}"
         )
+    # Operations times values bound the work, not operations alone: one "add" may list 400,000 members.
+    values = sum(_count_values(_field(op, "value")) for op in operations if isinstance(op, dict))
+    if values > max_values:
+        raise InvalidSyntaxError(f"A PATCH request may carry at most {max_values} values; this one has {values}")
     # An empty list is a no-op: Entra's validator sends one (interop.md §6 E17).
     result = []
     for index, operation in enumerate(operations):
@@ -105,6 +110,15 @@ def normalize_patch(body: Any, schema: ResourceSchema, *, max_operations: int = 
 
 
 # -- PATCH operations --------------------------------------------------------------
+
+
+def _count_values(value: Any) -> int:
+    """How many values an operation carries: each element of a list, in a path-less object too."""
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(item) if isinstance(item, list) else 1 for item in value.values()) or 1
+    return 1
 
 
 def _operation(raw: Any, index: int, schema: ResourceSchema) -> list[dict[str, Any]]:

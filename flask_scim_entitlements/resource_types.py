@@ -103,6 +103,11 @@ class Registry:
             if vt.name.lower() in seen or vt.name in {"User", "Group"}:
                 raise MappingError(f"resource type name {vt.name!r} is used twice")
             seen.add(vt.name.lower())
+            if vt.writable and vt.tenant is None:
+                # Values without a tenant are shared by every tenant: writable, any tenant could rename or
+                # delete what the others grant (issue 16).
+                raise MappingError(f"{type(vt).__name__}({vt.name}): writable=True needs tenant= (the column naming "
+                                   "the tenant); values shared by every tenant must stay read-only")
             if vt.holders is not None:
                 self.grants[vt.name] = Association.of(vt.holders, f"{vt.name}(holders=...)")
         if roles is not None and roles.holders is not None:

@@ -187,6 +187,18 @@ class Store:
             return start_index - 1 + len(page), page
         return self._count(rt, condition), page
 
+    def link_counts(self, rt: ResourceType, objs: Sequence[Any], attribute: str) -> list[int] | None:
+        """How many ``attribute`` links (e.g. members) each of ``objs`` has, in one statement; None if unlinked."""
+        link = next((link for link in self.registry.links(rt) if link.attribute == attribute), None)
+        if link is None or not objs:
+            return None
+        assoc = link.association
+        key_attr = _attr_of(objs[0], assoc.owner_id)
+        keys = [getattr(obj, key_attr) for obj in objs]
+        counts = dict(self.session.execute(sa.select(assoc.owner_key, sa.func.count()).where(
+            self._in(assoc.owner_key, keys)).group_by(assoc.owner_key)).all())
+        return [int(counts.get(key, 0)) for key in keys]
+
     def _count(self, rt: ResourceType, condition: Any) -> int:
         return self.session.scalar(sa.select(sa.func.count(rt.mapping.id)).where(condition)) or 0
 
@@ -357,7 +369,10 @@ class Store:
             self.session.execute(sa.delete(assoc.table).where(assoc.owner_key == _key_of(obj, assoc.owner_id)))
         if rt.kind == "value" and rt.name in self.registry.grants:
             grants = self.registry.grants[rt.name]
-            self.session.execute(sa.delete(grants.table).where(grants.target_key == _key_of(obj, grants.target_id)))
+            # Only the caller's tenant's grants: another tenant's users are never changed by this tenant.
+            holders = sa.select(grants.owner_id).where(self.tenant_condition(self.registry.users))
+            self.session.execute(sa.delete(grants.table).where(grants.target_key == _key_of(obj, grants.target_id),
+                                                               grants.owner_key.in_(holders)))
         self.session.delete(obj)
         self._flush(rt)
 

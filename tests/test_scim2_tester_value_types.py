@@ -45,6 +45,7 @@ vt_user_grants = sa.Table("vt_user_grants", db.metadata,
 class VtRole(db.Model):
     __tablename__ = "vt_roles"
     id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(sa.String(50))  # writable values belong to a tenant (issue 16)
     external_id: Mapped[str | None] = mapped_column(sa.String(200))
     name: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str | None] = mapped_column(sa.String(1000))
@@ -53,6 +54,7 @@ class VtRole(db.Model):
 class VtGrant(db.Model):
     __tablename__ = "vt_grants"
     id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(sa.String(50))
     external_id: Mapped[str | None] = mapped_column(sa.String(200))
     name: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str | None] = mapped_column(sa.String(1000))
@@ -69,11 +71,11 @@ class VtUser(db.Model):
 scim_ext = ScimEntitlements(
     db=db,
     users=UserMapping(VtUser, attributes={"userName": VtUser.user_name}),
-    roles=RoleType(VtRole, writable=True, holders=VtUser.roles,
+    roles=RoleType(VtRole, writable=True, holders=VtUser.roles, tenant=VtRole.tenant,
                    attributes={"displayName": VtRole.name, "description": VtRole.description,
                                "externalId": VtRole.external_id}),
     entitlement_types=[EntitlementType(VtGrant, name="Entitlement", endpoint="/Entitlements", writable=True,
-                                       holders=VtUser.grants,
+                                       holders=VtUser.grants, tenant=VtGrant.tenant,
                                        attributes={"displayName": VtGrant.name, "description": VtGrant.description,
                                                    "externalId": VtGrant.external_id})],
 )

@@ -1,5 +1,6 @@
 """Request parsing and response shaping shared by the resource and discovery views.
 
+- :func:`base_url`: the absolute URL responses name resources by (``SCIM_BASE_URL``).
 - :func:`read_json_body`: content type, size limit, JSON parsing (400 ``invalidSyntax``).
 - :class:`Projection`: ``attributes`` / ``excludedAttributes`` (RFC 7644 §3.9)
   honouring each attribute's ``returned`` characteristic (RFC 7643 §2.2).
@@ -13,11 +14,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
 from ..errors import InvalidSyntaxError, InvalidValueError, PayloadTooLargeError, ScimError
 from ..filters import ast
 from ..filters.parser import parse_attribute_list
+from ..prefix import current_prefix
 from ..schemas import definitions as d
 
 #: Attributes filled from other resources; the store loads only those a response needs.
@@ -29,6 +31,17 @@ _ACCEPTED_TYPES = ("application/scim+json", "application/json")
 class UnsupportedMediaTypeError(ScimError):
     status = 415
     default_detail = "Send the body as application/scim+json or application/json"
+
+
+def base_url() -> str:
+    """The absolute URL of the SCIM endpoints, for ``meta.location``, ``$ref`` and ``Location``.
+
+    The prefix (tenant segment included) follows ``SCIM_BASE_URL`` when that is set, else the
+    request's own root, whose ``Host`` header the client chooses (behind a proxy, let werkzeug's
+    ``ProxyFix`` take it from the trusted proxy only: README).
+    """
+    config = current_app.extensions["scim_entitlements"].config
+    return (config.base_url or request.host_url).rstrip("/") + current_prefix()
 
 
 def read_json_body(max_bytes: int) -> dict[str, Any]:
@@ -228,12 +241,17 @@ def _paths(value: Any) -> list[ast.AttrPath]:
     if value is None:
         return []
     if isinstance(value, list):
-        paths: list[ast.AttrPath] = []
-        for item in value:
-            if not isinstance(item, str):
-                raise InvalidValueError("attributes must be strings")
-            paths.extend(parse_attribute_list(item))
-        return paths
+        if not all(isinstance(item, str) for item in value):
+            raise InvalidValueError("attributes must be strings")
+        value = ",".join(value)
     if not isinstance(value, str):
         raise InvalidValueError("attributes must be a comma-separated string")
-    return parse_attribute_list(value) if value.strip() else []
+    # Each path is matched against every attribute of every resource returned: de-duplicate, then
+    # bound what is left, so that naming userName 200,000 times costs what naming it once does.
+    names: dict[str, str] = {}
+    for name in value.split(","):
+        names.setdefault(name.strip().lower(), name.strip())  # RFC 7643 §2.1: names are case-insensitive
+    limit = current_app.extensions["scim_entitlements"].config.max_attributes
+    if len(names) > limit:
+        raise InvalidValueError(f"at most {limit} distinct attributes may be named; {len(names)} were")
+    return parse_attribute_list(",".join(names.values())) if value.strip() else []

@@ -13,11 +13,10 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
-from flask import current_app, g, request
+from flask import current_app, g
 
 from ..errors import NotFoundError
 from ..handlers import scim_response
-from ..prefix import current_prefix
 from ..resource_types import ResourceType
 from ..schemas.definitions import SchemaDefinition
 from ..schemas.messages import (
@@ -27,6 +26,7 @@ from ..schemas.messages import (
     ServiceProviderConfigSchema,
 )
 from ..store import Store
+from .common import base_url
 
 _resource_type_schema = ResourceTypeSchema()
 _schema_schema = SchemaResourceSchema()
@@ -35,10 +35,6 @@ _spc_schema = ServiceProviderConfigSchema()
 
 def _state() -> Any:
     return current_app.extensions["scim_entitlements"]
-
-
-def _base() -> str:
-    return request.host_url.rstrip("/") + current_prefix()
 
 
 def _list(resources: list[dict[str, Any]]) -> Any:
@@ -63,7 +59,7 @@ def service_provider_config() -> Any:
         "sort": {"supported": True},
         "etag": {"supported": True},
         "authenticationSchemes": schemes,
-        "meta": {"resourceType": "ServiceProviderConfig", "location": f"{_base()}/ServiceProviderConfig"},
+        "meta": {"resourceType": "ServiceProviderConfig", "location": f"{base_url()}/ServiceProviderConfig"},
     }
     if config.documentation_uri:
         body["documentationUri"] = config.documentation_uri
@@ -77,7 +73,7 @@ def _resource_type_json(rt: ResourceType) -> dict[str, Any]:
         "endpoint": rt.endpoint,
         "description": rt.description,
         "schema": rt.schema_urn,
-        "meta": {"resourceType": "ResourceType", "location": f"{_base()}/ResourceTypes/{rt.name}"},
+        "meta": {"resourceType": "ResourceType", "location": f"{base_url()}/ResourceTypes/{rt.name}"},
     }
     if rt.schema.extensions:
         body["schemaExtensions"] = [{"schema": ext.id, "required": ext.id in rt.mapping.required_extensions}
@@ -110,7 +106,7 @@ def _value_hints(schema: SchemaDefinition) -> SchemaDefinition:
     registry = _state().registry
     if schema.id != registry.user.schema.core.id:
         return schema
-    store = Store(_state().db.session, registry, g.scim_principal.tenant, _base())
+    store = Store(_state().db.session, registry, g.scim_principal.tenant, base_url())
 
     def ids(rt: ResourceType) -> list[str]:
         total, objs = store.search(rt, None, count=_MAX_HINTED_VALUES + 1)
@@ -141,7 +137,7 @@ def _value_hints(schema: SchemaDefinition) -> SchemaDefinition:
 
 def _schema_json(schema: SchemaDefinition) -> dict[str, Any]:
     schema = _value_hints(schema)
-    return _schema_schema.dump({"schema": schema, "location": f"{_base()}/Schemas/{schema.id}"})
+    return _schema_schema.dump({"schema": schema, "location": f"{base_url()}/Schemas/{schema.id}"})
 
 
 def schemas() -> Any:

@@ -30,12 +30,11 @@ from ..handlers import scim_response
 from ..normalize import normalize_patch, normalize_resource
 from ..patch import apply_patch
 from ..patch.links import plan_patch
-from ..prefix import current_prefix
 from ..resource_types import GROUP_KIND, USER_KIND, ResourceType
 from ..schemas import definitions as d
 from ..schemas.messages import LIST_RESPONSE_URN, SEARCH_REQUEST_URN
 from ..store import Changes, Store
-from .common import Projection, check_text, page_params, read_json_body
+from .common import Projection, base_url, check_text, page_params, read_json_body
 
 
 def _state() -> Any:
@@ -44,8 +43,7 @@ def _state() -> Any:
 
 def _store() -> Store:
     state = _state()
-    base = request.host_url.rstrip("/") + current_prefix()
-    return Store(state.db.session, state.registry, g.scim_principal.tenant, base,
+    return Store(state.db.session, state.registry, g.scim_principal.tenant, base_url(),
                  drop_unknown_grants=state.config.unknown_grants == "drop")
 
 
@@ -113,7 +111,10 @@ def _list(rt: ResourceType, params: Any, projection: Projection) -> Any:
     sort_by, descending = _sort(rt, params.get("sortBy"), params.get("sortOrder"))
     store = _store()
     total, objs = store.search(rt, filt, sort_by=sort_by, descending=descending, start_index=start, count=count)
-    docs = store.documents(rt, objs, projection.wanted_links(rt.schema))
+    wanted = projection.wanted_links(rt.schema)
+    if "members" in wanted and len(objs) > 1:
+        objs = _within_budget(objs, store.link_counts(rt, objs, "members"), config.max_members_per_response)
+    docs = store.documents(rt, objs, wanted)
     resources = _render(rt, docs, projection)
     return scim_response({
         "schemas": [LIST_RESPONSE_URN],
@@ -122,6 +123,23 @@ def _list(rt: ResourceType, params: Any, projection: Projection) -> Any:
         "itemsPerPage": len(resources),
         "Resources": resources,
     })
+
+
+def _within_budget(objs: list[Any], sizes: list[int] | None, budget: int) -> list[Any]:
+    """The longest first part of a page whose members fit ``budget`` (never less than one resource).
+
+    RFC 7644 §3.4.2.4 lets a page hold fewer resources than ``count`` asked for; ``itemsPerPage`` says how
+    many, and a client pages on from there (Okta's group import does), so every member is still seen.
+    A page of ten 20,000-member groups would otherwise be one 16 MB response, built in memory.
+    """
+    if sizes is None:
+        return objs
+    kept, used = 0, 0
+    for size in sizes:
+        if kept and used + size > budget:
+            break
+        kept, used = kept + 1, used + size
+    return objs[:kept]
 
 
 def list_resources(rt: ResourceType) -> Any:
@@ -236,7 +254,8 @@ def patch_resource(rt: ResourceType, resource_id: str) -> Any:
     _require_writable(rt)
     state = _state()
     body = read_json_body(state.config.max_body_bytes)
-    operations = normalize_patch(body, rt.schema, max_operations=state.config.max_patch_operations)
+    operations = normalize_patch(body, rt.schema, max_operations=state.config.max_patch_operations,
+                                 max_values=state.config.max_patch_values)
     store = _store()
     plan = plan_patch(operations, rt.schema, store.writable_links(rt))
     store.begin_write()

@@ -195,9 +195,10 @@ class Store:
         assoc = link.association
         key_attr = _attr_of(objs[0], assoc.owner_id)
         keys = [getattr(obj, key_attr) for obj in objs]
-        counts = dict(self.session.execute(sa.select(assoc.owner_key, sa.func.count()).where(
-            self._in(assoc.owner_key, keys)).group_by(assoc.owner_key)).all())
-        return [int(counts.get(key, 0)) for key in keys]
+        rows = self.session.execute(sa.select(assoc.owner_key, sa.func.count()).where(
+            self._in(assoc.owner_key, keys)).group_by(assoc.owner_key))
+        counts: dict[Any, int] = {row[0]: int(row[1]) for row in rows}
+        return [counts.get(key, 0) for key in keys]
 
     def _count(self, rt: ResourceType, condition: Any) -> int:
         return self.session.scalar(sa.select(sa.func.count(rt.mapping.id)).where(condition)) or 0

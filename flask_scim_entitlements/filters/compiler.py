@@ -424,9 +424,7 @@ class FilterCompiler:
             if op in ("co", "sw", "ew"):
                 raise InvalidFilterError(f"{path} is a number: {op} does not apply")
             number = decode_number(value) if isinstance(value, str) else value
-            if kind == d.INTEGER and isinstance(number, float) and number.is_integer():
-                number = int(number)
-            if kind == d.INTEGER and not isinstance(number, int) or kind == d.DECIMAL and number is None:
+            if not isinstance(number, (int, float)):
                 raise InvalidFilterError(f"{path} is a number, {value!r} is not")
             # RFC 7643 §2.3.4 integers have no bound; a column's does: past 64 bits no database compares.
             if isinstance(number, int) and not -(2**63) <= number < 2**63:

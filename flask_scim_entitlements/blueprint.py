@@ -84,8 +84,16 @@ def _authenticate() -> None:
         if tenant is None or str(tenant) != str(principal.tenant):
             raise NotFoundError(f"No SCIM endpoint at {request.path}")
     g.scim_principal = principal
+    if state.concurrency is not None:
+        state.concurrency.enter(principal.tenant)
+        g.scim_concurrency_slot = principal.tenant
     if state.rate_limiter is not None:
         state.rate_limiter.hit(principal.tenant)
+
+
+def _leave(_exc: BaseException | None) -> None:
+    if "scim_concurrency_slot" in g:
+        current_app.extensions["scim_entitlements"].concurrency.leave(g.pop("scim_concurrency_slot"))
 
 
 def _limit_statement_time(state: Any) -> None:
@@ -155,6 +163,7 @@ def make_blueprint(extension: ScimEntitlements) -> ScimBlueprint:
     bp.url_value_preprocessor(_take_path_tenant)
     bp.before_request(_authenticate)
     bp.after_request(_rollback)
+    bp.teardown_request(_leave)
     bp.register_error_handler(ScimError, handle_scim_error)
     bp.register_error_handler(HTTPException, handle_http_exception)
     bp.register_error_handler(Exception, handle_unexpected)

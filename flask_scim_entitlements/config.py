@@ -20,8 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "SCIM_DEFAULT_PAGE_SIZE": 100,
     #: Largest page served; a larger ``count`` is clamped (RFC 7644 §3.4.2.4). Published as filter.maxResults.
     "SCIM_MAX_PAGE_SIZE": 1000,
-    #: Largest request body accepted, in bytes; larger is a 413.
-    "SCIM_MAX_BODY_BYTES": 16 * 1024 * 1024,
+    #: Largest request body accepted, in bytes; larger is a 413.  A JSON body takes up to ~30 times its size
+    #: in memory once parsed: 4 MiB keeps a worker under 256 MiB (bench/limits.py).
+    "SCIM_MAX_BODY_BYTES": 4 * 1024 * 1024,
     #: Longest filter accepted, in characters.
     "SCIM_MAX_FILTER_LENGTH": 4096,
     #: Deepest nesting of parentheses, not and value filters accepted in a filter.
@@ -57,6 +58,8 @@ DEFAULTS: dict[str, Any] = {
     "SCIM_DOCUMENTATION_URI": None,
     #: Requests allowed per tenant, in the ``limits`` notation ("600/minute"); None disables limiting.
     "SCIM_RATE_LIMIT": None,
+    #: Requests of one tenant a worker process serves at once; more are a 429.  None: no limit.
+    "SCIM_MAX_CONCURRENT_PER_TENANT": None,
     #: Where rate-limit counters live: "memory://" (one process) or "redis://host:6379/0" (shared).
     "SCIM_RATE_LIMIT_STORAGE": "memory://",
     #: Accept OAuth 2.0 access tokens (JWT) issued by this issuer (``iss``); None disables OAuth.
@@ -102,6 +105,7 @@ class ScimConfig:
     documentation_uri: str | None
     rate_limit: str | None
     rate_limit_storage: str
+    max_concurrent_per_tenant: int | None
     oauth_issuer: str | None
     oauth_audience: str | None
     oauth_jwks_url: str | None
@@ -149,6 +153,7 @@ class ScimConfig:
             documentation_uri=config["SCIM_DOCUMENTATION_URI"],
             rate_limit=config["SCIM_RATE_LIMIT"],
             rate_limit_storage=config["SCIM_RATE_LIMIT_STORAGE"],
+            max_concurrent_per_tenant=int(config["SCIM_MAX_CONCURRENT_PER_TENANT"] or 0) or None,
             oauth_issuer=config["SCIM_OAUTH_ISSUER"],
             oauth_audience=config["SCIM_OAUTH_AUDIENCE"],
             oauth_jwks_url=config["SCIM_OAUTH_JWKS_URL"],

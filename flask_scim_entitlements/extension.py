@@ -58,6 +58,11 @@ class _State:
             from .ratelimit import RateLimiter
 
             self.rate_limiter = RateLimiter(config.rate_limit, config.rate_limit_storage)
+        self.concurrency = None
+        if config.max_concurrent_per_tenant:
+            from .ratelimit import ConcurrencyLimiter
+
+            self.concurrency = ConcurrencyLimiter(config.max_concurrent_per_tenant)
         self.jwt_verifier = None
         if config.oauth_issuer:
             from .oauth import JwtVerifier

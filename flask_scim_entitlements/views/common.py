@@ -240,18 +240,18 @@ def _subset(value: Any, choice: bool | set[str]) -> Any:
 def _paths(value: Any) -> list[ast.AttrPath]:
     if value is None:
         return []
-    if isinstance(value, list):
-        if not all(isinstance(item, str) for item in value):
-            raise InvalidValueError("attributes must be strings")
-        value = ",".join(value)
-    if not isinstance(value, str):
-        raise InvalidValueError("attributes must be a comma-separated string")
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str) for item in items):
+        raise InvalidValueError("attributes must be a comma-separated string or a list of strings")
     # Each path is matched against every attribute of every resource returned: de-duplicate, then
     # bound what is left, so that naming userName 200,000 times costs what naming it once does.
-    names: dict[str, str] = {}
-    for name in value.split(","):
-        names.setdefault(name.strip().lower(), name.strip())  # RFC 7643 §2.1: names are case-insensitive
     limit = current_app.extensions["scim_entitlements"].config.max_attributes
-    if len(names) > limit:
-        raise InvalidValueError(f"at most {limit} distinct attributes may be named; {len(names)} were")
-    return parse_attribute_list(",".join(names.values())) if value.strip() else []
+    names: dict[str, str] = {}
+    for item in items:
+        for name in item.split(","):
+            names.setdefault(name.strip().lower(), name.strip())  # RFC 7643 §2.1: names are case-insensitive
+            if len(names) > limit:
+                raise InvalidValueError(f"at most {limit} distinct attributes may be named")
+    if isinstance(value, str) and not value.strip():
+        return []
+    return parse_attribute_list(",".join(names.values()))

@@ -107,6 +107,11 @@ def _sort(rt: ResourceType, sort_by: Any, sort_order: Any) -> tuple[Any, bool]:
 def _list(rt: ResourceType, params: Any, projection: Projection) -> Any:
     config = _state().config
     start, count = page_params(params, config.default_page_size, config.max_page_size)
+    limiter = _state().rate_limiter
+    if limiter is not None and count > config.default_page_size:
+        # A rate bounds work, not requests: a page of 1,000 is charged as ten pages of 100.
+        # Okta's lookups and imports (count 100) cost one each.
+        limiter.charge(g.scim_principal.tenant, -(-count // config.default_page_size))
     filt = _filter(params.get("filter"))
     sort_by, descending = _sort(rt, params.get("sortBy"), params.get("sortOrder"))
     store = _store()

@@ -289,13 +289,13 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(database_url: str, app: Any, admin_url: str, log: Path, workers: int = 3,
-             threads: int = 4) -> Iterator[Served]:
+             threads: int = 4, config: dict[str, Any] | None = None) -> Iterator[Served]:
     token = issue_token(app, TENANT)
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": SECRET, "REQUEST_LOG_LEVEL": "WARNING"}
     port = _free_port()
     cmd = [str(GUNICORN), "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
            "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--graceful-timeout", "3",
-           "--log-level", "info", "example_app:create_app()"]
+           "--log-level", "info", f"example_app:create_app({config or {}!r})"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)

@@ -150,3 +150,44 @@ def test_a_statement_past_the_timeout_is_a_503_and_the_next_request_is_served(po
         with app.app_context(), db.engine.connect() as conn:
             # SET LOCAL: the pooled connections do not keep the request's timeout.
             assert conn.execute(sa.text("SHOW statement_timeout")).scalar() == "0"
+
+
+# --- per-tenant rate and concurrency -------------------------------------------------------------------
+
+def test_a_page_larger_than_the_default_is_charged_as_several_requests_against_the_rate_limit(
+        database_url: str) -> None:
+    with configured(database_url, SCIM_RATE_LIMIT="12/minute") as (_app, scim):
+        assert scim.get("/Users", query_string={"count": 1000}).status_code == 200  # 10 of 12
+        assert scim.get("/Users", query_string={"count": 100}).status_code == 200  # 11
+        assert scim.get("/Users").status_code == 200  # 12
+        refused = scim.get("/Users")
+        _error(refused, 429)
+        assert refused.headers["Retry-After"].isdigit()
+
+
+def test_a_page_costlier_than_the_whole_limit_is_still_served_in_an_empty_window(database_url: str) -> None:
+    with configured(database_url, SCIM_RATE_LIMIT="5/minute") as (_app, scim):
+        assert scim.get("/Users", query_string={"count": 1000}).status_code == 200
+        _error(scim.get("/Users"), 429)
+
+
+def test_requests_of_a_tenant_beyond_its_concurrency_limit_are_429_and_slots_are_released(
+        database_url: str) -> None:
+    with configured(database_url, SCIM_MAX_CONCURRENT_PER_TENANT=1) as (app, scim):
+        for _ in range(3):  # each request gives its slot back, after an error too
+            assert scim.get("/Users").status_code == 200
+            assert scim.get("/Users/999999").status_code == 404
+        state = app.extensions["scim_entitlements"]
+        with app.app_context():
+            principal = state.tokens.check(db.session.connection(), scim.token)
+            tenant = principal.tenant
+        state.concurrency.enter(tenant)  # a request of this tenant in progress
+        try:
+            busy = scim.get("/Users")
+            _error(busy, 429)
+            assert busy.headers["Retry-After"] == "1"
+            other = Scim(app.test_client(), issue_token(app, "other.example"))
+            assert other.get("/Users").status_code == 200  # another tenant is not held back
+        finally:
+            state.concurrency.leave(tenant)
+        assert scim.get("/Users").status_code == 200

@@ -83,18 +83,36 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[st
     admin.dispose()
 
 
+@contextlib.contextmanager
+def fresh_tables(app: Any, database: Any) -> Iterator[None]:
+    """``database``'s tables created (anew) for ``app``, and dropped after."""
+    with app.app_context():
+        database.drop_all()
+        database.create_all()
+    try:
+        yield
+    finally:
+        with app.app_context():
+            database.session.remove()
+            database.drop_all()
+            database.engine.dispose()
+
+
+@contextlib.contextmanager
+def example_app(database_url: str, **config: Any) -> Iterator[Any]:
+    """The example app on ``database_url`` with ``config``, tables created and seeded, dropped after."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test-secret",
+                      **config})
+    with fresh_tables(app, db):
+        with app.app_context():
+            seed_data()
+        yield app
+
+
 @pytest.fixture
 def app(database_url: str) -> Iterator[Any]:
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test-secret"})
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        seed_data()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    with example_app(database_url) as app:
+        yield app
 
 
 @pytest.fixture
@@ -141,16 +159,8 @@ def hosted(host_db: Any, extension: Any, database_url: str) -> Iterator[Any]:
     host.config.update(SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="k", TESTING=True)
     host_db.init_app(host)
     extension.init_app(host)
-    with host.app_context():
-        host_db.drop_all()
-        host_db.create_all()
-    try:
+    with fresh_tables(host, host_db):
         yield host
-    finally:
-        with host.app_context():
-            host_db.session.remove()
-            host_db.drop_all()
-            host_db.engine.dispose()
 
 
 class Scim:

@@ -18,11 +18,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from example_app import create_app
-from example_app.commands import seed_data
 from example_app.models import db
 
-from ..conftest import Scim, issue_token, new_user
+from ..conftest import Scim, example_app, issue_token, new_user
 from .conftest import GROUP_URN, PATCH_URN, assert_scim_error, send
 
 SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -30,18 +28,8 @@ SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 @contextlib.contextmanager
 def configured(database_url: str, **config: Any) -> Iterator[tuple[Any, Scim]]:
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "s", **config})
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        seed_data()
-    try:
+    with example_app(database_url, **config) as app:
         yield app, Scim(app.test_client(), issue_token(app, "gridco.example"))
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.drop_all()
-            db.engine.dispose()
 
 
 def _error(response: Any, status: int, scim_type: str | None = None) -> None:
@@ -90,7 +78,7 @@ def test_more_patch_values_than_the_maximum_is_400_and_changes_nothing(database_
                         {"schemas": [PATCH_URN], "Operations": operations}), 400, "invalidSyntax")
         ok = send(app, scim, fuzz_counter, "limits", "patch", f"/Groups/{group}",
                   {"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "members", "value": [member] * 10}]})
-        assert ok.status_code == 200, ok.get_data()[:300]
+        assert ok.status_code in (200, 204), ok.get_data()[:300]
 
 
 # --- members per list response --------------------------------------------------------------------------

@@ -249,22 +249,28 @@ def test_json_nan_and_infinity_are_400_invalid_syntax(app: Any, scim: Scim, worl
 
 # --- booleans -------------------------------------------------------------------------------------------
 
+def _send_active(app: Any, scim: Scim, world: dict[str, Any], counter: Counter[str], method: str,
+                 sent: Any) -> Any:
+    """``active`` set to ``sent`` by POST, PUT, PATCH with a path, or PATCH without one."""
+    user = world["users"][0]
+    if method in ("post", "put"):
+        body = {"schemas": [USER_URN], "userName": "somnus@gridco.example", "active": sent}
+        if method == "post":
+            return send(app, scim, counter, "booleans", "post", "/Users", {**body, "userName": "bool@gridco.example"})
+        return send(app, scim, counter, "booleans", "put", f"/Users/{user}", body)
+    operation = {"op": "replace", "path": "active", "value": sent} if method == "patch" else \
+        {"op": "replace", "value": {"active": sent}}
+    return send(app, scim, counter, "booleans", "patch", f"/Users/{user}",
+                {"schemas": [PATCH_URN], "Operations": [operation]})
+
+
 @pytest.mark.parametrize(("sent", "stored"), [(True, True), (False, False), ("True", True), ("False", False),
                                               ("true", True), ("false", False)])
 @pytest.mark.parametrize("method", ["post", "put", "patch"])
 def test_booleans_accept_json_and_the_strings_identity_providers_send(
         app: Any, scim: Scim, world: dict[str, Any], fuzz_counter: Counter[str], sent: Any, stored: bool,
         method: str) -> None:
-    user = world["users"][0]
-    if method == "post":
-        response = send(app, scim, fuzz_counter, "booleans", "post", "/Users",
-                        {"schemas": [USER_URN], "userName": "bool@gridco.example", "active": sent})
-    elif method == "put":
-        response = send(app, scim, fuzz_counter, "booleans", "put", f"/Users/{user}",
-                        {"schemas": [USER_URN], "userName": "somnus@gridco.example", "active": sent})
-    else:
-        response = send(app, scim, fuzz_counter, "booleans", "patch", f"/Users/{user}",
-                        {"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "active", "value": sent}]})
+    response = _send_active(app, scim, world, fuzz_counter, method, sent)
     assert response.status_code in (200, 201), response.get_data()[:300]
     assert response.get_json()["active"] is stored
 
@@ -274,20 +280,7 @@ def test_booleans_accept_json_and_the_strings_identity_providers_send(
 @pytest.mark.parametrize("method", ["post", "put", "patch", "patch-no-path"])
 def test_anything_else_given_for_a_boolean_is_400_invalid_value(
         app: Any, scim: Scim, world: dict[str, Any], fuzz_counter: Counter[str], sent: Any, method: str) -> None:
-    user = world["users"][0]
-    if method == "post":
-        response = send(app, scim, fuzz_counter, "booleans", "post", "/Users",
-                        {"schemas": [USER_URN], "userName": "bool@gridco.example", "active": sent})
-    elif method == "put":
-        response = send(app, scim, fuzz_counter, "booleans", "put", f"/Users/{user}",
-                        {"schemas": [USER_URN], "userName": "somnus@gridco.example", "active": sent})
-    elif method == "patch":
-        response = send(app, scim, fuzz_counter, "booleans", "patch", f"/Users/{user}",
-                        {"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "active", "value": sent}]})
-    else:
-        response = send(app, scim, fuzz_counter, "booleans", "patch", f"/Users/{user}",
-                        {"schemas": [PATCH_URN], "Operations": [{"op": "replace", "value": {"active": sent}}]})
-    _error(response, 400, "invalidValue")
+    _error(_send_active(app, scim, world, fuzz_counter, method, sent), 400, "invalidValue")
 
 
 @pytest.mark.parametrize("sent", [0, 1, "yes", []], ids=repr)

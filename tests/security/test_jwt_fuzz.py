@@ -22,10 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from example_app import create_app
-from example_app.commands import seed_data
-from example_app.models import db
-
+from ..conftest import example_app
 from .conftest import assert_scim_error
 
 ISSUER = "https://auth.example.test/"
@@ -51,19 +48,10 @@ def _jwk(key: Any, kid: str) -> dict[str, Any]:
 
 @pytest.fixture
 def jwt_app(database_url: str) -> Iterator[Any]:
-    app = create_app({"TESTING": True, "SECRET_KEY": "s", "SQLALCHEMY_DATABASE_URI": database_url,
-                      "SCIM_OAUTH_ISSUER": ISSUER, "SCIM_OAUTH_AUDIENCE": AUDIENCE,
-                      "SCIM_OAUTH_ALGORITHMS": ALGORITHMS,
-                      "SCIM_OAUTH_JWKS": {"keys": [_jwk(KEY, "k1"), _jwk(OTHER_RSA, "k2-unused")]}})
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        seed_data()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    with example_app(database_url, SCIM_OAUTH_ISSUER=ISSUER, SCIM_OAUTH_AUDIENCE=AUDIENCE,
+                     SCIM_OAUTH_ALGORITHMS=ALGORITHMS,
+                     SCIM_OAUTH_JWKS={"keys": [_jwk(KEY, "k1"), _jwk(OTHER_RSA, "k2-unused")]}) as app:
+        yield app
 
 
 def _claims(**extra: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from flask_scim_entitlements import EntitlementType, MappingError, RoleType, ScimEntitlements, UserMapping
 
-from ..conftest import Scim, hosted, issue_token
+from ..conftest import Scim, example_app, hosted, issue_token
 
 ROLE_URN = "urn:okta:scim:schemas:core:1.0:Role"
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -147,21 +147,8 @@ def test_without_a_base_url_locations_follow_the_request_host(app: Any, scim: Sc
 
 @pytest.fixture
 def based_app(database_url: str) -> Iterator[Any]:
-    from example_app import create_app
-    from example_app.commands import seed_data
-    from example_app.models import db as example_db
-
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "s",
-                      "SCIM_BASE_URL": "https://scim.todo.test/api/scim/v2/"})
-    with app.app_context():
-        example_db.drop_all()
-        example_db.create_all()
-        seed_data()
-    yield app
-    with app.app_context():
-        example_db.session.remove()
-        example_db.drop_all()
-        example_db.engine.dispose()
+    with example_app(database_url, SCIM_BASE_URL="https://scim.todo.test/api/scim/v2/") as app:
+        yield app
 
 
 def test_with_a_base_url_every_absolute_url_comes_from_it_whatever_the_host_header(based_app: Any) -> None:

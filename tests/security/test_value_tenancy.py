@@ -147,7 +147,7 @@ def test_without_a_base_url_locations_follow_the_request_host(app: Any, scim: Sc
 
 @pytest.fixture
 def based_app(database_url: str) -> Iterator[Any]:
-    with example_app(database_url, SCIM_BASE_URL="https://scim.todo.test/api/scim/v2/") as app:
+    with example_app(database_url, SCIM_BASE_URL="https://scim.todo.test/api/") as app:
         yield app
 
 

@@ -98,6 +98,7 @@ class Stats:
     sql: list[int] = field(default_factory=list)
     sql_activity: list[int] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)  # response body bytes
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -116,6 +117,7 @@ class Stats:
     def add(self, reply: Reply, ok: bool) -> None:
         self.requests += 1
         self.latencies.append(reply.seconds)
+        self.sizes.append(len(reply.body))
         if reply.sql is not None:
             self.sql.append(reply.sql)
         if reply.sql_activity is not None:

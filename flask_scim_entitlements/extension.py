@@ -48,7 +48,8 @@ class _State:
         self.db = db
         self.registry = registry
         self.config = config
-        self.tokens = TokenStore(token_table(db.metadata), config.token_hash_key)
+        self.tokens = TokenStore(token_table(db.metadata), config.token_hash_key,
+                                 cache_seconds=config.token_cache_seconds)
         #: Registered blueprint name -> where that registration is mounted (see prefix.py).
         self.mounts: dict[str, Mount] = {}
         self._wire: dict[str, Schema] = {}

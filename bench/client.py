@@ -50,8 +50,9 @@ class Client:
             self.conn.close()
             self.conn = None
 
-    def request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Reply:
-        headers = dict(self.base_headers)
+    def request(self, method: str, path: str, body: Any = None, timeout: float | None = None,
+                extra_headers: dict[str, str] | None = None) -> Reply:
+        headers = {**self.base_headers, **(extra_headers or {})}
         data = None
         if body is not None:
             data = json.dumps(body).encode()

@@ -99,8 +99,9 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds") + "Z"
 
 
-def _meta(kind: str, endpoint: str, ident: str, created: datetime, modified: datetime, base: str) -> dict[str, Any]:
-    version = hashlib.sha256(f"{ident}|{modified.isoformat()}".encode()).hexdigest()[:16]
+def _meta(kind: str, endpoint: str, ident: str, created: datetime, modified: datetime, base: str,
+          links: str = "") -> dict[str, Any]:
+    version = hashlib.sha256(f"{ident}|{modified.isoformat()}{links}".encode()).hexdigest()[:16]
     return {"resourceType": kind, "created": _iso(created), "lastModified": _iso(modified),
             "location": f"{base}{endpoint}/{ident}", "version": f'W/"{version}"'}
 
@@ -145,7 +146,9 @@ def user_document(row: Any, base: str) -> dict[str, Any]:
     doc["id"] = ident
     if row.external_id not in (None, ""):
         doc["externalId"] = row.external_id
-    doc["meta"] = _meta("User", "/Users", ident, row.created_at, row.updated_at, base)
+    # The extension's user version covers the links as rendered (a rename of a group changes it).
+    links = json.dumps([groups or None, roles or None, entitlements or None], sort_keys=True)
+    doc["meta"] = _meta("User", "/Users", ident, row.created_at, row.updated_at, base, links)
     return doc
 
 

@@ -23,9 +23,9 @@ class Profile:
     #: requests per cell (one operation on one server in one round), and its time limit
     requests: dict[str, int] = field(default_factory=lambda: {
         "lookup": 800, "get": 800, "post": 300, "page_start": 120, "page_deep": 120, "group_10k": 40})
-    seconds: float = 12.0
-    timeout: float = 120.0
-    memory_reads: int = 3  # sequential reads of the largest group, for the memory row
+    seconds: float = 10.0
+    timeout: float = 180.0
+    memory_reads: int = 2  # sequential reads of the largest group, for the memory row
 
 
 QUICK = Profile(rounds=3, requests={"lookup": 200, "get": 200, "post": 100, "page_start": 30, "page_deep": 30,
@@ -128,9 +128,9 @@ def read_largest_group(target: Target, profile: Profile) -> Stats:
     return stats
 
 
-def fetch(target: Target, path: str) -> Any:
+def fetch(target: Target, path: str, host: str | None = None) -> Any:
     client = Client(target.port, target.token, 120)
     try:
-        return client.request("GET", target.path(path))
+        return client.request("GET", target.path(path), extra_headers={"Host": host} if host else None)
     finally:
         client.close()

@@ -227,6 +227,7 @@ def test_a_one_member_patch_costs_the_same_statements_on_an_empty_and_a_3000_mem
     """Cost follows the change: adding or removing one member never reads the group's membership list."""
     ids = _bulk_users(app, 3004, "onemember")
     empty, large = _bulk_group(app, "empty", []), _bulk_group(app, "large", ids[:3000])
+    _warm_token(scim)
     counts: dict[str, tuple[int, int]] = {}
     for name, group_id, joining in (("empty", empty, ids[3000]), ("large", large, ids[3001])):
         add = {"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": str(joining)}]}]}

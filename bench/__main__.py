@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                     for target in targets:
                         for op, _label in OPERATIONS:
                             if target.does(op):
-                                run_cell(op, target, profile, -1, warmup=True)
+                                run_cell(op, target, profile, -1, db=db, warmup=True)
                     for r in range(profile.rounds):
                         for k, (op, _label) in enumerate(OPERATIONS):
                             shift = (r + k) % len(targets)
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                                 if not target.does(op):
                                     continue
                                 loads.append(os.getloadavg()[0])
-                                stats = run_cell(op, target, profile, r)
+                                stats = run_cell(op, target, profile, r, db=db)
                                 cells.append(Cell(db, target.name, target.db, op, r, stats))
                                 log(f"{db} round {r + 1}/{profile.rounds} {op:<10} {target.name:<20} "
                                     f"{stats.rps or 0:8.1f} req/s  p50 {(stats.p50 or 0) * 1000:7.1f} ms"

@@ -17,7 +17,7 @@ MEMORY_TARGET = 1.3
 
 #: What each server returns, beside the numbers (the measured body sizes are in the tables).
 DIFFERENCES = """\
-- **ours** and **floor-eq** return the same bytes (checked before every run, below): users with
+- **ours** and **floor-eq** return the same bytes (checked at the start of each pass: "Documents" above): users with
   `emails`, `groups` (`$ref`, `display`, `type`), `roles`, `entitlements` (Okta Identity
   Governance) and `meta` with `version`; group members with `value`, `$ref`, `type`.  floor-eq checks
   the token with an HMAC and a `SELECT` on `scim_token` on every request; ours remembers a verified

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,9 +102,14 @@ def request_maker(op: str, target: Target, count: int, seed: int, tag: str) -> C
     raise ValueError(op)
 
 
-def run_cell(op: str, target: Target, profile: Profile, round_no: int, *, warmup: bool = False) -> Stats:
+#: Distinguishes this run's POSTed user names from any earlier run's.
+RUN = f"{int(time.time()):x}"
+
+
+def run_cell(op: str, target: Target, profile: Profile, round_no: int, *, db: str, warmup: bool = False) -> Stats:
+    """One cell: ``op`` on ``target`` in round ``round_no`` of the ``db`` pass (peers serve every pass)."""
     count = profile.requests[op] if not warmup else max(8, profile.concurrency * 2)
-    tag = f"{target.name}-{target.db}-{round_no}{'w' if warmup else ''}".replace(" ", "").replace("+", "")
+    tag = f"{RUN}-{target.name}-{db}-{round_no}{'w' if warmup else ''}".replace(" ", "").replace("+", "")
     make = request_maker(op, target, count, seed=round_no * 7919 + len(op), tag=tag)
     # Warm-up opens twice the connections, so that every worker of every server sees each operation.
     concurrency = profile.concurrency * 2 if warmup else profile.concurrency

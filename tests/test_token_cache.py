@@ -16,23 +16,14 @@ from example_app import create_app
 from example_app.models import db
 
 from .conftest import Scim, issue_token
+from .test_query_counts import counting
 
 
 @contextmanager
 def token_selects(app: Any) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "scim_token" in statement:
-            seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
+    with counting(app) as seen:
+        yield seen.texts
+    seen.texts[:] = seen.touching("scim_token")
 
 
 class Clock:

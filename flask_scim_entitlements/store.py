@@ -235,9 +235,9 @@ class Store:
         _readers, owned = self._plan(("readers", rt.name), lambda: self._readers(rt))
         keys += [key for _name, key, _urn in owned]
         attributes = {key: getattr(model, key, None) for key in keys}
-        if any(not isinstance(a, InstrumentedAttribute) for a in attributes.values()):
-            return [model]
-        return [attribute.label(key) for key, attribute in attributes.items()]  # rows answer getattr(row, key)
+        labelled = [a.label(key) for key, a in attributes.items() if isinstance(a, InstrumentedAttribute)]
+        # rows answer getattr(row, key) as instances do; anything but a mapped column needs the instance
+        return labelled if len(labelled) == len(attributes) else [model]
 
     def _load(self, rt: ResourceType, statement: Any, params: dict[str, Any]) -> list[Any]:
         if self._shape(rt)[0] is rt.mapping.model:
@@ -369,8 +369,10 @@ class Store:
         - (attribute, the owner's key attribute, extension URN or None) of each child table and link,
           whose items :meth:`_children` reads.
         """
-        mapping, model = rt.mapping, sa.inspect(rt.mapping.model)
-        readers, owned = [], []
+        mapping = rt.mapping
+        model: Any = sa.inspect(mapping.model)
+        readers: list[Any] = []
+        owned: list[Any] = []
         for resolved, target in mapping.resolved_targets:
             if resolved.target.returned == d.NEVER:
                 continue
@@ -498,8 +500,9 @@ class Store:
             assoc, target_mapping = link.association, link.target
             display = None if "display" in hidden.get(link.attribute, ()) else target_mapping.display_column()
             owner = slot(assoc.owner_key)
+            source: Any = assoc.table
             if display is None and _same_column(target_mapping.id, assoc.target_id):
-                source, value_expr = assoc.table, assoc.target_key  # the association alone says it all
+                value_expr = assoc.target_key  # the association alone says it all
             else:
                 source = assoc.table.join(target_mapping.model, assoc.target_key == assoc.target_id)
                 value_expr = target_mapping.id
@@ -530,7 +533,7 @@ class Store:
             union = (selects[0] if len(selects) == 1 else sa.union_all(*selects)).subquery()
             order = [union.c.b] + [union.c[f"c{s}"] for (_s, _e, _w, slots) in parts for s in slots]
             statement = sa.select(union).order_by(*order)
-        model = sa.inspect(rt.mapping.model)
+        model: Any = sa.inspect(rt.mapping.model)
         return _ReadPlan(statement, tuple(branches),
                          tuple((name, model.get_property_by_column(column).key) for column, name in params.items()))
 

@@ -146,10 +146,11 @@ def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
         return _text
     if kind in (fields.Boolean, ShapedItems):
         return _same
-    if kind is fields.Nested and not field.many and not field.only and not field.exclude:
+    if isinstance(field, fields.Nested) and kind is fields.Nested and not field.many and not field.only \
+            and not field.exclude:
         inner_dump = compile_dump(field.schema)
         return lambda value: None if value is None else inner_dump(value)
-    if kind is fields.List:
+    if isinstance(field, fields.List) and kind is fields.List:
         inner = _converter(field.inner)
         if inner is not None:
             return lambda value: None if value is None else [inner(item) for item in value]

@@ -162,7 +162,7 @@ def markdown(cells: list[Cell], memory: list[Memory], checks: dict[str, list[str
             values = ratios(by, db, op, FLOOR)
             goal = FLOOR_TARGET[op]
             met = "yes" if values and statistics.median(values) >= goal else "**no**"
-            lines.append(f"| {db}: {label} ≥ {goal} of floor-eq | {_spread(values)} | {met} |")
+            lines.append(f"| {db}: {label} ≥ {goal} of floor-eq | {_spread(values, 3)} | {met} |")
         for p in peers:
             behind = [LABELS[op] for op, _l in OPERATIONS
                       if ratios(by, db, op, p) and statistics.median(ratios(by, db, op, p)) < 1]

@@ -205,7 +205,7 @@ class Store:
         return obj
 
     @staticmethod
-    def _by_id(mapping: ResourceMapping, shape: list[Any]) -> Any:
+    def _by_id(mapping: BoundMapping, shape: list[Any]) -> Any:
         condition = mapping.id == sa.bindparam("id", type_=mapping.id.type)
         if mapping.tenant is not None:
             condition = sa.and_(mapping.tenant == sa.bindparam("tenant", type_=mapping.tenant.type), condition)

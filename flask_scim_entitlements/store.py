@@ -401,9 +401,10 @@ class Store:
             if rt is self.registry.user:
                 # Memberships and grants are written to other tables, and a group or role rename changes
                 # their ``display`` without touching the user's row: the version covers them as rendered.
-                basis += json.dumps([doc.get(link.attribute) for link in self.registry.links(rt)], sort_keys=True)
+                basis += json.dumps([_unlocated(doc.get(link.attribute)) for link in self.registry.links(rt)],
+                                    sort_keys=True)
         else:
-            basis = json.dumps(doc, sort_keys=True, default=str)
+            basis = json.dumps({key: _unlocated(value) for key, value in doc.items()}, sort_keys=True, default=str)
         meta["location"] = f"{self.base_url}{rt.endpoint}/{doc['id']}"
         meta["version"] = 'W/"' + hashlib.sha256(basis.encode()).hexdigest()[:16] + '"'
         return meta
@@ -958,6 +959,13 @@ def _by_ids(operation: LinkOperation) -> bool:
     """An ``add`` of whole elements or a ``remove`` of listed ids: operations that commute into one batch."""
     return (operation.op == ADD and operation.filter is None) or \
         (operation.op == REMOVE and operation.values is not None)
+
+
+def _unlocated(value: Any) -> Any:
+    """Link items without their ``$ref``: a version must not change with the Host a request names."""
+    if isinstance(value, list):
+        return [{k: v for k, v in item.items() if k != "$ref"} if isinstance(item, dict) else item for item in value]
+    return value
 
 
 def _label(link: Link) -> str:

@@ -60,8 +60,9 @@ def safe_next(target: str | None) -> str | None:
 def load_permissions() -> Any:
     """Reload the signed-in user's standing on every request, so SCIM changes apply at once."""
     g.grants, g.permissions = [], {}
-    if "_user_id" in session and (not current_user.is_authenticated or not current_user.is_active):
-        if current_user.is_authenticated:
+    # (Flask-Login's is_authenticated is False for an inactive user: is_anonymous tells them apart.)
+    if "_user_id" in session and (current_user.is_anonymous or not current_user.is_active):
+        if not current_user.is_anonymous:
             current_user.end_sessions()  # every other session of the deactivated user ends too
             db.session.commit()
         logout_user()

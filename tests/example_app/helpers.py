@@ -8,6 +8,8 @@ import html
 import re
 from typing import Any
 
+from werkzeug.datastructures import MultiDict
+
 from example_app.models import Org, Role, User, db
 from tests.conftest import Scim
 
@@ -49,7 +51,7 @@ def post(client: Any, url: str, data: Any = None, **form: Any) -> Any:
     """POST a form as our own pages do, with a valid CSRF token."""
     token = csrf_token(client)
     if data is not None:
-        return client.post(url, data=[*data, ("csrf_token", token)])
+        return client.post(url, data=MultiDict([*data, ("csrf_token", token)]))
     return client.post(url, data={**form, "csrf_token": token})
 
 

@@ -74,7 +74,8 @@ def test_migrated_tables_never_hand_out_a_deleted_id_again(empty_database: str) 
     app = migrated_app(empty_database)
     try:
         with app.app_context(), db.engine.begin() as conn:
-            org = conn.execute(sa.text("INSERT INTO orgs (domain, name) VALUES ('a.example', 'A') RETURNING id")).scalar()
+            org = conn.execute(sa.text("INSERT INTO orgs (domain, name) VALUES ('a.example', 'A') RETURNING id"))
+            org = org.scalar()
             for table, insert in (
                     ("users", "INSERT INTO users (org_id, user_name, active, session_token, created_at, updated_at) "
                               "VALUES (:org, :name, true, :name, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"),

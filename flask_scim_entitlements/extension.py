@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-
 from flask import Flask, current_app
 from marshmallow import Schema
 from werkzeug.local import LocalProxy

@@ -247,6 +247,11 @@ def test_a_user_okta_creates_with_sync_password_signs_in_with_that_password(app:
     post(client, "/logout")
     assert sign_in(client, "neo@gridco.example", "Pushed-by-0kta").status_code == 401
     assert sign_in(client, "neo@gridco.example", "Changed-in-0kta").status_code == 302
+    # The path-less form of the same update (interop.md: the body Okta sends is not documented).
+    assert scim.patch(f"/Users/{created['id']}", {"schemas": [PATCH_OP], "Operations": [
+        {"op": "replace", "value": {"password": "Third-0kta-pw"}}]}).status_code == 200
+    post(client, "/logout")
+    assert sign_in(client, "neo@gridco.example", "Third-0kta-pw").status_code == 302
 
 
 def test_every_role_grants_what_its_description_says(app: Any) -> None:

@@ -149,7 +149,7 @@ def prune(org_id: int, keep: int = KEEP) -> None:
 # -- writes: one event per changed resource, from the extension's signals ---------------------------------
 
 #: Grants arrive as ``{type: [ids]}``: "roles", or an entitlement type's name.  Their names come from these.
-_GRANT_MODELS = {"roles": Role, "Characteristic": Characteristic}
+_GRANT_MODELS: dict[str, Any] = {"roles": Role, "Characteristic": Characteristic}
 #: Link attributes: shown as granted/revoked or added/removed, not as changed attributes.
 _LINKS = {"roles", "entitlements", "groups", "members", *_GRANT_MODELS}
 
@@ -291,7 +291,7 @@ class ReadCounts:
                 updated = db.session.execute(
                     db.update(RequestCount).filter_by(org_id=org_id, method=method, endpoint=endpoint, status=status)
                     .values(count=RequestCount.count + n, last_at=now))
-                if not updated.rowcount:
+                if not updated.rowcount:  # type: ignore[attr-defined]
                     db.session.add(RequestCount(org_id=org_id, method=method, endpoint=endpoint, status=status,
                                                 count=n, last_at=now))
             db.session.commit()

@@ -216,8 +216,8 @@ def _warn_if_sqlite_reuses_ids(db: Any, mappings: tuple[Any, ...]) -> None:
     for mapping in mappings:
         if mapping is None:
             continue
-        column = getattr(mapping.id, "expression", None)
-        table = getattr(column, "table", None)
+        column: Any = getattr(mapping.id, "expression", None)
+        table: Any = getattr(column, "table", None)
         if table is None or not isinstance(column.type, sa.Integer) or list(table.primary_key.columns) != [column]:
             continue
         engine = engines.get(table.info.get("bind_key"))

@@ -125,9 +125,10 @@ class User(UserMixin, db.Model):
     #: The app's own SCIM extension attribute (example_app/scim.py), shown on the admin page.
     team: Mapped[str | None] = mapped_column(sa.String(100))
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
-    #: What the session cookie names (Flask-Login's user id): random, unique, never a row id.
-    session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, index=True,
-                                               default=new_session_token)
+    #: What the session cookie names (Flask-Login's user id): random, unique, never a row id.  NULL for a row
+    #: inserted by raw SQL (a bulk load): one is given at the user's first sign-in.
+    session_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True, index=True,
+                                                      default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -142,7 +143,9 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:
         """Flask-Login's session key: the random token, so a new user can never inherit a session."""
-        return self.session_token
+        if self.session_token is None:
+            self.end_sessions()
+        return str(self.session_token)
 
     @property
     def is_active(self) -> bool:

@@ -126,6 +126,7 @@ def sign_in() -> Any:
     target = safe_next(request.args.get("next"))
     session.clear()  # a fresh session on sign-in: nothing carried over from before
     login_user(user)
+    db.session.commit()  # the session token, if the user had none yet (a row loaded by raw SQL)
     return redirect(target or url_for("web.todos"))
 
 

@@ -110,3 +110,15 @@ def test_a_deactivated_users_other_sessions_end_and_stay_ended_after_reactivatio
 def db_user_id(app: Any, user_name: str) -> int:
     with app.app_context():
         return db.session.scalar(db.select(User.id).filter_by(user_name=user_name))
+
+
+def test_a_user_loaded_by_raw_sql_gets_a_session_token_at_first_sign_in(app: Any, client: Any) -> None:
+    with app.app_context():
+        db.session.execute(db.update(User).filter_by(user_name="trinity@gridco.example").values(session_token=None))
+        db.session.commit()
+    assert sign_in(client, "trinity@gridco.example").headers["Location"] == "/todos"
+    assert client.get("/todos").status_code == 200
+    with app.app_context():
+        token = db.session.scalar(db.select(User.session_token).filter_by(user_name="trinity@gridco.example"))
+    with client.session_transaction() as session:
+        assert token and session["_user_id"] == token

@@ -5,7 +5,7 @@
   An id deleted from the top of a table *before* this revision may still be handed out once more:
   SQLite kept no record of it.
 - Rows whose user is gone (SQLite did not enforce foreign keys until now) are deleted.
-- users.session_token: what a session cookie names instead of the row id, random per user.
+- users.session_token: what a session cookie names instead of the row id, random per user (given at sign-in).
 - group_roles: an org admin maps IdP groups to app roles.
 - activity_events and request_counts replace scim_activity (one row per request, with no detail).
 
@@ -14,8 +14,6 @@ Revises: todo_0003
 Create Date: 2026-12-01 17:00:00.000000
 
 """
-import secrets
-
 import sqlalchemy as sa
 from alembic import op
 
@@ -46,13 +44,9 @@ def upgrade():
     if sqlite:
         for name, _columns in EXPRESSION_INDEXES.values():
             op.drop_index(name)
+    # NULL until the user's next sign-in (web.sign_in gives one): no row-by-row UPDATE of every user here.
     with op.batch_alter_table("users") as batch_op:
         batch_op.add_column(sa.Column("session_token", sa.String(length=64), nullable=True))
-    users = sa.table("users", sa.column("id", sa.Integer), sa.column("session_token", sa.String))
-    for (user_id,) in bind.execute(sa.select(users.c.id)).all():
-        bind.execute(users.update().where(users.c.id == user_id).values(session_token=secrets.token_urlsafe(32)))
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.alter_column("session_token", existing_type=sa.String(length=64), nullable=False)
         batch_op.create_index("ix_users_session_token", ["session_token"], unique=True)
 
     if sqlite:

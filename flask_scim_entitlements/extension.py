@@ -170,7 +170,7 @@ class ScimEntitlements:
         token_table(db.metadata)
         with app.app_context():
             registry = Registry(users, declared["groups"], declared["roles"], tuple(declared["entitlement_types"]))
-            _warn_if_sqlite_reuses_ids(db, (users, declared["groups"]))
+            _warn_if_sqlite_reuses_ids(db, (registry.users, registry.groups))
         state = _State(self, db, registry, config)
         app.extensions[EXTENSION_KEY] = state
         return state

@@ -90,17 +90,17 @@ def test_migrated_tables_never_hand_out_a_deleted_id_again(empty_database: str) 
             db.engine.dispose()
 
 
-def test_upgrade_from_todo_0003_keeps_users_and_todos_and_drops_orphans(
+def test_upgrade_from_todo_0004_keeps_users_and_todos_and_drops_orphans(
         empty_database: str) -> None:
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database})
     try:
         with app.app_context():
             with logging_preserved():
-                flask_migrate.upgrade(revision="todo_0003")
+                flask_migrate.upgrade(revision="todo_0004")
             with db.engine.begin() as conn:
                 sqlite = conn.dialect.name == "sqlite"
                 if sqlite:
-                    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # as todo_0003's SQLite databases ran
+                    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # as todo_0004's SQLite databases ran
                 conn.execute(sa.text("INSERT INTO orgs (id, domain, name) VALUES (1, 'a.example', 'A')"))
                 for uid in (1, 2):
                     conn.execute(sa.text("INSERT INTO users (id, org_id, user_name, active, created_at, updated_at) "

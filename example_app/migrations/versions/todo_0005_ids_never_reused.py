@@ -9,22 +9,22 @@
 - group_roles: an org admin maps IdP groups to app roles.
 - activity_events and request_counts replace scim_activity (one row per request, with no detail).
 
-Revision ID: todo_0004
-Revises: todo_0003
+Revision ID: todo_0005
+Revises: todo_0004
 Create Date: 2026-12-01 17:00:00.000000
 
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "todo_0004"
-down_revision = "todo_0003"
+revision = "todo_0005"
+down_revision = "todo_0004"
 branch_labels = None
 depends_on = None
 
 #: Parents before children, so each rebuilt table's foreign keys name tables that exist.
 TABLES = ["orgs", "roles", "characteristics", "users", "user_emails", "groups", "todos"]
-#: Expression indexes a SQLite table rebuild would lose (see todo_0003).
+#: Expression indexes a SQLite table rebuild would lose (see todo_0003, todo_0004).
 EXPRESSION_INDEXES = {
     "users": ("ix_users_org_lower_user_name", ["org_id", sa.text("lower(user_name)")]),
     "groups": ("ix_groups_org_lower_name", ["org_id", sa.text("lower(name)")]),
@@ -99,7 +99,7 @@ def upgrade():
 
 
 def downgrade():
-    # AUTOINCREMENT stays on SQLite: todo_0003's schema works the same with it.
+    # AUTOINCREMENT stays on SQLite: todo_0004's schema works the same with it.
     op.create_table(
         "scim_activity",
         sa.Column("id", sa.Integer(), nullable=False),

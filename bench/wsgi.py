@@ -1,9 +1,9 @@
 """The bench-only WSGI entry point: the example app, serving SCIM.
 
-"ours" is the extension alone: the example app with its per-request activity log
-(``example_app.activity``: a committed ``INSERT INTO scim_activity`` on every SCIM
-request, GETs included, with its timer and body logger) taken off, because the peers and floor-eq keep no such log.
-``SCIM_BENCH_ACTIVITY=1`` keeps it: the "ours + activity log" row.  With
+"ours" is the extension alone: the example app with its activity log switched off
+(``ACTIVITY_LOG=False``: no signal subscribers, no rows written after writes, no read counts) and its
+console line per request (timer, body logger, ``log_request``) taken off, because the peers and floor-eq
+keep neither.  ``SCIM_BENCH_ACTIVITY=1`` keeps both: the "ours + activity log" row.  With
 ``SCIM_BENCH_COUNT_SQL=1`` every response carries ``X-SQL-Statements`` (bench/wsgi_counter.py).
 
     DATABASE_URL=... SECRET_KEY=... gunicorn bench.wsgi:application
@@ -17,9 +17,10 @@ from example_app import create_app
 
 from .wsgi_counter import counting
 
-app = create_app()
-if os.environ.get("SCIM_BENCH_ACTIVITY") != "1":
-    # All of example_app.activity: its WSGI body logger, its timer and its after_request log.
+ACTIVITY = os.environ.get("SCIM_BENCH_ACTIVITY") == "1"
+app = create_app({"ACTIVITY_LOG": ACTIVITY})
+if not ACTIVITY:
+    # The rest of example_app.activity: its WSGI body logger, its timer and its after_request console line.
     from example_app.activity import _BodyLogger
 
     hooks = {"start_timer": app.before_request_funcs, "log_request": app.after_request_funcs}

@@ -3,7 +3,7 @@
 Every statement sent through SQLAlchemy counts, and so do the transaction statements
 (``BEGIN``, ``COMMIT``, ``ROLLBACK``: the DB-API sends them without a cursor, so they are
 counted from the engine's transaction events).  ``X-SQL-Activity-Statements`` counts those
-touching the example app's ``scim_activity`` log.
+touching the example app's activity log (``activity_events``, ``request_counts``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _install() -> None:
 
     @event.listens_for(Engine, "before_cursor_execute")
     def _count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        _bump("scim_activity" in statement)
+        _bump("activity_events" in statement or "request_counts" in statement)
 
     for name in ("begin", "commit", "rollback"):
         event.listen(Engine, name, lambda conn, *args: _bump())

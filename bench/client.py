@@ -50,8 +50,9 @@ class Client:
             self.conn.close()
             self.conn = None
 
-    def request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Reply:
-        headers = dict(self.base_headers)
+    def request(self, method: str, path: str, body: Any = None, timeout: float | None = None,
+                extra_headers: dict[str, str] | None = None) -> Reply:
+        headers = {**self.base_headers, **(extra_headers or {})}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -98,6 +99,7 @@ class Stats:
     sql: list[int] = field(default_factory=list)
     sql_activity: list[int] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)  # response body bytes
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -116,6 +118,7 @@ class Stats:
     def add(self, reply: Reply, ok: bool) -> None:
         self.requests += 1
         self.latencies.append(reply.seconds)
+        self.sizes.append(len(reply.body))
         if reply.sql is not None:
             self.sql.append(reply.sql)
         if reply.sql_activity is not None:

@@ -10,25 +10,18 @@ def user_name(i: int) -> str:
     return f"user{i:06d}@bench.example"
 
 
-def patch_sizes(users: int) -> list[int]:
-    """Sizes of the membership PATCH runs the population allows."""
-    return [n for n in (1_000, 10_000, 100_000) if n <= users]
-
-
-def patch_runs(size: int) -> int:
-    """Empty groups seeded per size: one PATCH each."""
-    return 3 if size <= 10_000 else 1
-
-
 def group_member(i: int, groups: int) -> int | None:
     """The regular group seeded user i belongs to (every other user is in one)."""
     return 1 + i % groups if groups and i % 2 == 0 else None
 
 
-def patch_group_ids(users: int, groups: int) -> dict[int, list[int]]:
-    """Integer ids of the empty groups for the membership PATCH runs: right after the regular groups."""
-    ids, next_id = {}, groups + 1
-    for size in patch_sizes(users):
-        ids[size] = list(range(next_id, next_id + patch_runs(size)))
-        next_id += patch_runs(size)
-    return ids
+#: The large groups, after the regular ones: (name, members) -> users 1..members.
+LARGE_GROUP_SIZES = {"10k": 10_000, "all": None}
+
+
+def large_groups(users: int, groups: int) -> dict[str, tuple[int, int]]:
+    """name -> (integer id, members): "10k" holds users 1..10,000 (fewer in small runs), "all" every user."""
+    out = {}
+    for n, (name, size) in enumerate(LARGE_GROUP_SIZES.items(), 1):
+        out[name] = (groups + n, users if size is None else min(size, users))
+    return out

@@ -1,193 +1,180 @@
-"""Turn the measurements into the markdown of RESULTS.md."""
+"""Turn the interleaved rounds into the markdown of RESULTS.md: ratios with their spread, never a single run."""
 
 from __future__ import annotations
 
 import statistics
+from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from .client import Stats
-from .scenarios import OPERATIONS
+from .scenarios import LABELS, OPERATIONS
 
-LABELS = dict(OPERATIONS)
+OURS, FLOOR, OURS_LOG = "ours", "floor-eq", "ours + activity log"
+PEERS = ("scim2-server", "django-scim2")
+#: Targets of issue 13: ours / floor-eq, median of the rounds.
+FLOOR_TARGET = {"lookup": 0.7, "get": 0.7, "post": 0.7, "page_start": 0.8, "page_deep": 0.8, "group_10k": 0.8}
+MEMORY_TARGET = 1.3
+
+#: What each server returns, beside the numbers (the measured body sizes are in the tables).
+DIFFERENCES = """\
+- **ours** and **floor-eq** return the same bytes (checked at the start of each pass: "Documents" above): users with
+  `emails`, `groups` (`$ref`, `display`, `type`), `roles`, `entitlements` (Okta Identity
+  Governance) and `meta` with `version`; group members with `value`, `$ref`, `type`.  floor-eq checks
+  the token with an HMAC and a `SELECT` on `scim_token` on every request; ours remembers a verified
+  token for `SCIM_TOKEN_CACHE_SECONDS` (10 s) per worker, which is part of what is measured.
+  floor-eq's POST validates nothing beyond `userName` and leaves uniqueness to the unique index;
+  ours validates the body against the schema and checks uniqueness first.
+- **scim2-server** keeps everything in memory (no database, nothing survives a restart; each
+  worker has its own copy, so a user POSTed to one worker is unknown to the other): its users have
+  no `roles` or `entitlements`; it returns `meta` with `version`.
+- **django-scim2** (PostgreSQL): users without `roles`/`entitlements`; its pages are ordered by
+  `scim_id` (text); its statement counts leave out its transaction statements (not visible to
+  Django's `execute_wrapper`).
+"""
 
 
 @dataclass
-class Row:
+class Cell:
+    db: str          # the database pass: "sqlite" or "postgresql"
+    server: str
+    store: str       # where that server keeps its data: "sqlite", "postgresql", "memory"
     op: str
-    server: str      # "ours", "floor", "scim2-server", "django-scim2"
-    db: str          # "sqlite", "postgresql", "memory"
+    round: int
     stats: Stats
 
 
-def _ms(value: float | None) -> str:
-    if value is None:
+@dataclass
+class Memory:
+    db: str
+    server: str
+    store: str
+    stats: Stats
+
+
+def _spread(values: list[float], digits: int = 2) -> str:
+    if not values:
         return "–"
-    ms = value * 1000
-    return f"{ms:.1f}" if ms < 100 else f"{ms:,.0f}"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return f"{med:.{digits}f}"
+    return f"{med:.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
 
 
 def _num(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
-def sql_cell(stats: Stats) -> str:
-    if not stats.sql:
+def _by(cells: list[Cell]) -> dict[tuple[str, str, str], dict[int, Stats]]:
+    out: dict[tuple[str, str, str], dict[int, Stats]] = defaultdict(dict)
+    for c in cells:
+        out[(c.db, c.server, c.op)][c.round] = c.stats
+    return out
+
+
+def ratios(by: dict[tuple[str, str, str], dict[int, Stats]], db: str, op: str, other: str,
+           mine: str = OURS) -> list[float]:
+    """ours / other throughput, round by round (only rounds where both completed requests without errors)."""
+    a, b = by.get((db, mine, op), {}), by.get((db, other, op), {})
+    out = []
+    for r in sorted(set(a) & set(b)):
+        x, y = a[r], b[r]
+        if x.rps and y.rps and not x.errors and not y.errors:
+            out.append(x.rps / y.rps)
+    return out
+
+
+def _sql(stats_list: list[Stats]) -> str:
+    counts = [n for s in stats_list for n in s.sql]
+    if not counts:
         return "–"
-    core = core_sql(stats)
-    med = statistics.median(core)
-    lo, hi = min(core), max(core)
+    activity = [n for s in stats_list for n in s.sql_activity]
+    lo, hi, med = min(counts), max(counts), statistics.median(counts)
     text = f"{med:g}" if lo == hi else f"{med:g} ({lo}–{hi})"
-    if stats.sql_activity and max(stats.sql_activity):
-        lo, hi = statistics.median(stats.sql_activity), max(stats.sql_activity)
-        text += f" + {lo:g} log" if lo == hi else f" + {lo:g}–{hi} log"
+    if activity and max(activity):
+        text += f", of which {statistics.median(activity):g} log"
     return text
 
 
-def core_sql(stats: Stats) -> list[int]:
-    """Statements per request, without those of the example app's activity log."""
-    if len(stats.sql_activity) == len(stats.sql):
-        return [t - a for t, a in zip(stats.sql, stats.sql_activity, strict=True)]
-    return list(stats.sql)
-
-
-def notes(row: Row) -> str:
-    s = row.stats
-    parts = []
-    if "first_ms" in s.extra:
-        ratio = s.extra["last_ms"] / s.extra["first_ms"] if s.extra["first_ms"] else None
-        sql = s.extra["first_sql"] is not None
-        parts.append(f"{s.extra['pages']} pages; first page {s.extra['first_ms']:.1f} ms"
-                     + (f" ({s.extra['first_sql']} SQL incl. log)" if sql else "")
-                     + f", last page {s.extra['last_ms']:.1f} ms"
-                     + (f" ({s.extra['last_sql']} SQL incl. log)" if sql else "")
-                     + (f", last/first {ratio:.2f}x" if ratio else ""))
-    if "startIndex" in s.extra:
-        parts.append(f"startIndex={s.extra['startIndex']}")
-    if s.errors:
-        parts.append(f"{s.errors} errors of {s.requests}: {'; '.join(s.error_samples)[:300]}")
-    if s.note:
-        parts.append(s.note)
-    return "; ".join(parts).replace("|", "\\|").replace("\n", " ")
-
-
-def usable(stats: Stats | None) -> bool:
-    return stats is not None and not stats.extra.get("unsupported") and stats.requests > 0 and \
-        stats.errors < stats.requests
-
-
-def results_table(rows: list[Row]) -> str:
-    out = ["| Operation | Server | DB | req/s | p50 ms | p99 ms | SQL/req | Peak RSS MiB | Notes |",
-           "|---|---|---|---:|---:|---:|---|---:|---|"]
-    order = {op: k for k, (op, _) in enumerate(OPERATIONS)}
-    for row in sorted(rows, key=lambda r: order.get(r.op, 99)):
-        s = row.stats
-        if s.extra.get("unsupported"):
-            out.append(f"| {LABELS[row.op]} | {row.server} | {row.db} | n/a | n/a | n/a | n/a | – | {notes(row)} |")
-            continue
-        rss = s.extra.get("rss_kib")
-        out.append(f"| {LABELS[row.op]} | {row.server} | {row.db} | {_num(s.rps)} | {_ms(s.p50)} | {_ms(s.p99)} | "
-                   f"{sql_cell(s)} | {_num(rss / 1024 if rss else None, 0)} | {notes(row)} |")
-    return "\n".join(out)
-
-
-def find(rows: list[Row], op: str, server: str, db: str) -> Stats | None:
-    for row in rows:
-        if row.op == op and row.server == server and row.db == db:
-            return row.stats
-    return None
-
-
-def ratio_table(rows: list[Row], dbs: list[str], peers: list[tuple[str, str]]) -> str:
-    """Throughput ratios ours/other (>1: ours is faster)."""
-    columns = [(f"ours/floor ({db})", "floor", db, db) for db in dbs]
-    columns += [(f"ours ({ours_db})/{peer} ({peer_db})", peer, peer_db, ours_db) for peer, peer_db, ours_db in
-                [(peer, peer_db, _ours_db_for(peer_db, dbs)) for peer, peer_db in peers]]
-    out = ["| Operation | " + " | ".join(c[0] for c in columns) + " |",
-           "|---|" + "---:|" * len(columns)]
-    for op, label in OPERATIONS:
-        cells = []
-        for _title, server, other_db, ours_db in columns:
-            ours, other = find(rows, op, "ours", ours_db), find(rows, op, server, other_db)
-            if other is None:
-                cells.append("–")
-            elif other.extra.get("unsupported"):
-                cells.append("peer n/a")
-            elif not usable(ours) or not usable(other) or not ours.rps or not other.rps:
-                cells.append("not measured")
-            else:
-                cells.append(f"{ours.rps / other.rps:.2f}x")
-        if any(c != "–" for c in cells):
-            out.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(out)
-
-
-def _ours_db_for(peer_db: str, dbs: list[str]) -> str:
-    if peer_db in dbs:
-        return peer_db
-    return "postgresql" if "postgresql" in dbs else dbs[0]
-
-
-def targets_table(rows: list[Row], dbs: list[str], peers: list[tuple[str, str]]) -> str:
-    out = ["| Target | Measured | Met? |", "|---|---|---|"]
-
-    def line(target: str, measured: str, met: bool | None) -> None:
-        out.append(f"| {target} | {measured} | {'–' if met is None else ('yes' if met else '**no**')} |")
-
+def markdown(cells: list[Cell], memory: list[Memory], checks: dict[str, list[str]], meta: dict[str, str],
+             dbs: list[str]) -> str:
+    by = _by(cells)
+    servers = list(dict.fromkeys(c.server for c in cells))
+    peers = [p for p in PEERS if p in servers]
+    lines = ["# SCIM benchmark results", ""]
+    lines += [f"- {k}: {v}" for k, v in meta.items()]
+    lines += ["", "Ratios are ours ÷ other of throughput (requests per second at 4 concurrent clients), one ratio "
+              "per round, shown as **median (min–max)** over the rounds; above 1 ours is faster.", ""]
     for db in dbs:
-        ours, floor = find(rows, "lookup", "ours", db), find(rows, "lookup", "floor", db)
-        if usable(ours) and usable(floor) and ours.rps and floor.rps:
-            r = ours.rps / floor.rps
-            line(f"Lookup ≥ 70% of the floor ({db})", f"{r:.0%} ({ours.rps:,.0f} vs {floor.rps:,.0f} req/s)", r >= 0.7)
-        imp = find(rows, "import", "ours", db)
-        if imp is not None and "first_ms" in imp.extra:
-            r = imp.extra["last_ms"] / imp.extra["first_ms"]
-            last = find(rows, "last_page", "ours", db)
-            r2 = (last.p50 * 1000 / imp.extra["first_ms"]) if usable(last) and last.p50 else None
-            measured = (f"import last/first {r:.2f}x ({imp.extra['pages']} pages)"
-                        + (f"; last page alone p50 / first page {r2:.2f}x" if r2 else ""))
-            line(f"Last page within 2x the first ({db}, {imp.extra['pages'] * 100:,} users)", measured,
-                 r <= 2 and (r2 is None or r2 <= 2))
-        for size, limit in ((10_000, 1.0), (100_000, 15.0)):
-            s = find(rows, f"group_patch_{size}", "ours", db)
-            if usable(s) and s.p50 is not None:
-                line(f"Membership PATCH of {size:,} < {limit:g} s ({db})",
-                     f"p50 {s.p50:.2f} s, max {max(s.latencies):.2f} s",
-                     max(s.latencies) < limit if db == "postgresql" else None)
-        # statement counts independent of page and group size
-        if imp is not None and imp.extra.get("first_sql") is not None:
-            pages = sorted(set(core_sql(imp)))
-            line(f"SQL per page independent of page ({db}; without the activity log's)",
-                 f"statements per page over all {imp.extra['pages']} pages: {pages}", len(pages) == 1)
-        counts = {size: find(rows, f"group_patch_{size}", "ours", db) for size in (1_000, 10_000, 100_000)}
-        seen = {size: sorted(set(core_sql(s))) for size, s in counts.items() if usable(s) and s.sql}
-        if len(seen) > 1:
-            same = len({tuple(v) for v in seen.values()}) == 1
-            line(f"SQL per membership PATCH independent of group size ({db})",
-                 ", ".join(f"{k:,}: {v}" for k, v in seen.items()), same)
-    for peer, peer_db in peers:
-        ours_db = _ours_db_for(peer_db, dbs)
-        ahead, behind, na = [], [], []
-        for op, _label in OPERATIONS:
-            ours, other = find(rows, op, "ours", ours_db), find(rows, op, peer, peer_db)
-            if other is None:
-                continue
-            if not usable(other) or not usable(ours) or not ours.rps or not other.rps:
-                na.append(op)
-            elif ours.rps >= other.rps:
-                ahead.append(op)
-            else:
-                behind.append(f"{op} ({ours.rps / other.rps:.2f}x)")
-        line(f"Ahead of {peer} ({peer_db}; ours on {ours_db})",
-             f"ahead: {', '.join(ahead) or 'none'}; behind: {', '.join(behind) or 'none'}; "
-             f"not comparable: {', '.join(na) or 'none'}", not behind if ahead or behind else None)
-    return "\n".join(out)
+        lines += [f"## Ratios on {db} (ours on {db})", ""]
+        head = ["operation", "ours / floor-eq", *[f"ours / {p} ({'memory' if p == 'scim2-server' else 'postgresql'})"
+                                                  for p in peers]]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
+        for op, label in OPERATIONS:
+            row = [label, _spread(ratios(by, db, op, FLOOR))] + [_spread(ratios(by, db, op, p)) for p in peers]
+            lines.append("| " + " | ".join(row) + " |")
+        log_ratio = {op: ratios(by, db, op, OURS, mine=OURS_LOG) for op in ("lookup", "get", "post")}
+        if any(log_ratio.values()):
+            lines += ["", "The example app's activity log (a row per write after the response, reads counted "
+                      "in memory) and its console line per request, as their own row: (ours + activity log) ÷ ours: "
+                      + "; ".join(f"{LABELS[op].split(' `')[0]} {_spread(v)}" for op, v in log_ratio.items() if v)
+                      + "."]
+        lines += ["", f"### Every server on {db}: median over the rounds", "",
+                  "| operation | server | req/s median (min–max) | p50 ms | p99 ms | statements / request | "
+                  "body bytes | errors |", "|---|---|---:|---:|---:|---|---:|---:|"]
+        for op, label in OPERATIONS:
+            for server in servers:
+                rounds = by.get((db, server, op))
+                if not rounds:
+                    continue
+                stats = list(rounds.values())
+                rps = [s.rps for s in stats if s.rps]
+                p50 = statistics.median([s.p50 for s in stats if s.p50 is not None] or [0]) * 1000
+                p99 = statistics.median([s.p99 for s in stats if s.p99 is not None] or [0]) * 1000
+                sizes = [n for s in stats for n in s.sizes]
+                errors = sum(s.errors for s in stats)
+                sample = next((e for s in stats for e in s.error_samples), "")
+                lines.append(f"| {label} | {server} | {_spread(rps, 1)} | {_num(p50)} | {_num(p99)} | "
+                             f"{_sql(stats)} | {statistics.median(sizes) if sizes else 0:,.0f} | "
+                             f"{errors}{' ' + sample[:120].replace('|', '/') if sample else ''} |")
+        lines += ["", f"### Documents: floor-eq against ours on {db}", ""]
+        lines += [f"- {note}" for note in checks.get(db, [])]
+        lines.append("")
+    if memory:
+        lines += ["## Memory: reading the group of every user", "",
+                  "Peak resident memory of the one worker that served the read (VmHWM, reset before; exact, not "
+                  "sampled), and its resident memory before.", "",
+                  "| database pass | server | members | before MiB | peak MiB | peak ÷ floor-eq's | seconds per read |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        floor_peak = {m.db: m.stats.extra.get("peak_worker_kib") for m in memory if m.server == FLOOR}
+        for m in memory:
+            peak = m.stats.extra.get("peak_worker_kib", 0)
+            base = floor_peak.get(m.db)
+            ratio = f"{peak / base:.2f}" if base else "–"
+            ok = m.stats.requests and not m.stats.errors
+            lines.append(f"| {m.db} | {m.server} ({m.store}) | {m.stats.extra.get('members', '')} | "
+                         f"{m.stats.extra.get('before_worker_kib', 0) / 1024:,.0f} | {peak / 1024:,.0f} | {ratio} | "
+                         f"{_num(m.stats.p50, 2) if ok else 'failed: ' + ' '.join(m.stats.error_samples)[:100]} |")
+        lines.append("")
+    lines += ["## Targets (issue 13), from this run", "", "| target | measured (median, min–max) | met? |",
+              "|---|---|---|"]
+    for db in dbs:
+        for op, label in OPERATIONS:
+            values = ratios(by, db, op, FLOOR)
+            goal = FLOOR_TARGET[op]
+            met = "yes" if values and statistics.median(values) >= goal else "**no**"
+            lines.append(f"| {db}: {label} ≥ {goal} of floor-eq | {_spread(values, 3)} | {met} |")
+        for p in peers:
+            behind = [LABELS[op] for op, _l in OPERATIONS
+                      if ratios(by, db, op, p) and statistics.median(ratios(by, db, op, p)) < 1]
+            lines.append(f"| {db}: ahead of {p} on every operation | "
+                         f"{'behind on ' + '; '.join(behind) if behind else 'ahead on all'} | "
+                         f"{'yes' if not behind else '**no**'} |")
+        mine = next((m for m in memory if m.db == db and m.server == OURS), None)
+        floor = next((m for m in memory if m.db == db and m.server == FLOOR), None)
+        if mine and floor and floor.stats.extra.get("peak_worker_kib"):
+            r = mine.stats.extra["peak_worker_kib"] / floor.stats.extra["peak_worker_kib"]
+            lines.append(f"| {db}: largest group's peak worker memory ≤ {MEMORY_TARGET}x floor-eq's | {r:.2f}x | "
+                         f"{'yes' if r <= MEMORY_TARGET else '**no**'} |")
+    lines += ["", "## What each server returns", "", DIFFERENCES]
+    return "\n".join(lines)
 
-
-def markdown(rows: list[Row], meta: dict[str, Any], dbs: list[str], peers: list[tuple[str, str]]) -> str:
-    head = ["# SCIM benchmark results", ""]
-    head += [f"- {k}: {v}" for k, v in meta.items()]
-    return "\n".join(head + ["", "## Measurements", "", results_table(rows), "",
-                             "## Throughput ratios (ours / other; above 1 means ours is faster)", "",
-                             ratio_table(rows, dbs, peers), "",
-                             "## Targets (reported, not asserted)", "", targets_table(rows, dbs, peers), ""])

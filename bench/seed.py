@@ -10,9 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .population import TENANT, group_member, patch_runs, patch_sizes, user_name
+from .population import TENANT, group_member, large_groups, user_name
 
-#: The index the floor's lookup uses; the product's migrations do not create it (see README).
+#: Rows per bulk INSERT.
 BATCH = 10_000
 
 
@@ -24,8 +24,8 @@ class Population:
     token: str = ""
     role_ids: list[int] = field(default_factory=list)
     characteristic_ids: list[int] = field(default_factory=list)
-    #: members-to-add -> ids of empty groups seeded for the membership PATCH runs
-    patch_groups: dict[int, list[int]] = field(default_factory=dict)
+    #: "10k" / "all" -> (group id, members)
+    large_groups: dict[str, tuple[int, int]] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -112,18 +112,16 @@ def seed(database_url: str, users: int, groups: int, secret_key: str) -> Populat
 
             group_rows = [{"id": g, "org_id": pop.org_id, "name": f"Group {g:05d}", "external_id": f"okta-g{g:06d}",
                            "created_at": now, "updated_at": now} for g in range(1, groups + 1)]
-            next_id = groups + 1
-            for size in patch_sizes(users):
-                runs = patch_runs(size)
-                pop.patch_groups[size] = list(range(next_id, next_id + runs))
-                for gid in pop.patch_groups[size]:
-                    group_rows.append({"id": gid, "org_id": pop.org_id, "name": f"Patch {size} #{gid}",
-                                       "external_id": None, "created_at": now, "updated_at": now})
-                next_id += runs
+            pop.large_groups = large_groups(users, groups)
+            for name, (gid, _size) in pop.large_groups.items():
+                group_rows.append({"id": gid, "org_id": pop.org_id, "name": f"Large {name}", "external_id": None,
+                                   "created_at": now, "updated_at": now})
             conn.execute(sa.insert(Group.__table__), group_rows)
             # Every other user is in one of the regular groups: users/2/groups members each on average.
             member_rows = [{"group_id": group_member(i, groups), "user_id": i} for i in range(1, users + 1)
                            if group_member(i, groups) is not None]
+            for gid, size in pop.large_groups.values():
+                member_rows += [{"group_id": gid, "user_id": i} for i in range(1, size + 1)]
             for batch in _batches(member_rows):
                 conn.execute(sa.insert(group_members), batch)
 

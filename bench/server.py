@@ -36,15 +36,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def rss_kib(pid: int) -> int:
+def _status_kib(pid: int, key: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def rss_kib(pid: int) -> int:
+    return _status_kib(pid, "VmRSS:")
 
 
 class Server:
@@ -149,3 +153,21 @@ class Server:
     @property
     def peak_overall(self) -> int:
         return self._peak_all
+
+    def reset_worker_peaks(self) -> int:
+        """Reset each worker's peak RSS (VmHWM, through /proc/<pid>/clear_refs); the largest current RSS."""
+        assert self.proc is not None
+        current = 0
+        for pid in _children(self.proc.pid):
+            try:
+                with open(f"/proc/{pid}/clear_refs", "w") as f:
+                    f.write("5")
+            except OSError:
+                pass
+            current = max(current, rss_kib(pid))
+        return current
+
+    def take_worker_peak(self) -> int:
+        """The largest peak RSS (VmHWM, KiB) of any one worker since :meth:`reset_worker_peaks`: exact, not sampled."""
+        assert self.proc is not None
+        return max((_status_kib(pid, "VmHWM:") for pid in _children(self.proc.pid)), default=0)

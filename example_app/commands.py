@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 
 from .models import Characteristic, Org, Role, Todo, User, UserEmail, db
 
@@ -13,6 +13,11 @@ ROLES = [
     ("Manager", "manager", "Delete any todo in the organisation and see the admin page"),
 ]
 CHARACTERISTICS = [("is_tall", "The user is tall", "physical")]
+#: The seeded people of gridco.example (password "password"): (email, first name, last name, role codes).
+PEOPLE = [
+    ("somnus@gridco.example", "Somnus", "Henderson", ["manager"]),
+    ("trinity@gridco.example", "Trinity", "Moss", ["todoer"]),
+]
 
 
 def seed_data() -> Org:
@@ -31,11 +36,7 @@ def seed_data() -> Org:
     for name, description, category in CHARACTERISTICS:
         if db.session.scalar(db.select(Characteristic).filter_by(name=name)) is None:
             db.session.add(Characteristic(name=name, description=description, category=category))
-    people = [
-        ("somnus@gridco.example", "Somnus", "Henderson", []),
-        ("trinity@gridco.example", "Trinity", "Moss", ["todoer"]),
-    ]
-    for email, first, last, role_codes in people:
+    for email, first, last, role_codes in PEOPLE:
         user = db.session.scalar(db.select(User).filter_by(org_id=org.id, user_name=email))
         if user is None:
             user = User(org_id=org.id, user_name=email, first_name=first, last_name=last,
@@ -51,9 +52,23 @@ def seed_data() -> Org:
 
 
 def register(app: Flask) -> None:
+    from . import database_problem
+
     @app.cli.command("seed")
     def seed() -> None:
         """Create the demo org gridco.example, its roles, users and todos (idempotent)."""
-        org = seed_data()
-        click.echo(f"Seeded {org.domain}: users somnus@gridco.example and trinity@gridco.example "
-                   "(password 'password').")
+        try:
+            org = seed_data()
+        except Exception as exc:
+            problem = database_problem(current_app, exc)
+            if problem is None:
+                raise
+            raise click.ClickException(problem) from None
+        click.echo(f"Seeded {org.domain}: {who_is_who()}")
+
+
+def who_is_who() -> str:
+    """The seeded users and their roles, as the README lists them."""
+    names = {code: name for name, code, _ in ROLES}
+    return "; ".join(f"{email} ({', '.join(names[c] for c in codes) or 'no role'})"
+                     for email, _, _, codes in PEOPLE) + "; password 'password'"

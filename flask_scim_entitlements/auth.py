@@ -20,6 +20,9 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -110,12 +113,31 @@ def parse_authorization(header: str | None, *, allow_basic: bool) -> Credential 
     return Credential(token=header.strip())
 
 
-class TokenStore:
-    """Issue, check and revoke the package's hashed tokens."""
+#: Most verified tokens a process remembers (a deployment has a handful: one per IdP connection).
+TOKEN_CACHE_SIZE = 1024
 
-    def __init__(self, table: sa.Table, key: bytes) -> None:
+
+class TokenStore:
+    """Issue, check and revoke the package's hashed tokens.
+
+    A token verified in the database is remembered in this process for ``cache_seconds``
+    (``SCIM_TOKEN_CACHE_SECONDS``), so a burst of requests costs one ``SELECT`` on
+    ``scim_token`` rather than one each.  Revocation is immediate in the process that
+    revokes (its entry is dropped, and for ``cache_seconds`` that token is checked in the
+    database on every request, so a request racing the revoking transaction cannot cache it
+    again); other processes (gunicorn workers, other hosts) stop accepting it within
+    ``cache_seconds``.  Unknown and revoked tokens are never cached.
+    """
+
+    def __init__(self, table: sa.Table, key: bytes, cache_seconds: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.table = table
         self.key = key
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self._cache: dict[str, tuple[float, Principal]] = {}  # digest -> (expiry, principal)
+        self._uncached: dict[Any, float] = {}  # digests and ids revoked here lately -> until when
+        self._lock = threading.Lock()
 
     def issue(self, connection: Any, tenant: Any, tenant_key: str, name: str = "") -> tuple[int, str]:
         token = new_token()
@@ -126,17 +148,44 @@ class TokenStore:
 
     def check(self, connection: Any, token: str) -> Principal | None:
         digest = hash_token(token, self.key)
+        now = self.clock()
+        cached = self._cache.get(digest)
+        if cached is not None:
+            if now < cached[0]:
+                return cached[1]
+            self._cache.pop(digest, None)
         row = connection.execute(
             sa.select(self.table.c.id, self.table.c.tenant, self.table.c.name, self.table.c.token_hash)
             .where(self.table.c.token_hash == digest, self.table.c.revoked_at.is_(None))).first()
         # The lookup is by digest; compare again in constant time so timing says nothing about near misses.
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None
-        return Principal(tenant=row.tenant, name=row.name or f"token {row.id}", token_id=row.id)
+        principal = Principal(tenant=row.tenant, name=row.name or f"token {row.id}", token_id=row.id)
+        if self.cache_seconds > 0 and not self._revoked_lately(now, digest, row.id):
+            with self._lock:
+                if len(self._cache) >= TOKEN_CACHE_SIZE:
+                    self._cache.pop(next(iter(self._cache)), None)  # the oldest entry
+                self._cache[digest] = (now + self.cache_seconds, principal)
+        return principal
+
+    def _revoked_lately(self, now: float, *keys: Any) -> bool:
+        return any(now < self._uncached.get(key, now) for key in keys)
+
+    def _forget(self, *, token_id: int | None, digest: str | None) -> None:
+        """Revocation on this process: drop the cached entry, and cache that token no more for a while."""
+        with self._lock:
+            until = self.clock() + self.cache_seconds
+            self._uncached = {k: v for k, v in self._uncached.items() if v > self.clock()}
+            for key in (token_id, digest):
+                if key is not None:
+                    self._uncached[key] = until
+            self._cache = {d: entry for d, entry in self._cache.items()
+                           if d != digest and entry[1].token_id != token_id}
 
     def revoke(self, connection: Any, *, token_id: int | None = None, token: str | None = None) -> int:
-        condition = self.table.c.id == token_id if token_id is not None else \
-            self.table.c.token_hash == hash_token(token or "", self.key)
+        digest = hash_token(token or "", self.key) if token_id is None else None
+        self._forget(token_id=token_id, digest=digest)
+        condition = self.table.c.id == token_id if token_id is not None else self.table.c.token_hash == digest
         result = connection.execute(sa.update(self.table).where(condition, self.table.c.revoked_at.is_(None))
                                     .values(revoked_at=datetime.now(UTC).replace(tzinfo=None)))
         return int(result.rowcount or 0)

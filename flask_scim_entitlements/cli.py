@@ -17,9 +17,17 @@ def scim_cli() -> None:
 @scim_cli.command("create-token")
 @click.option("--tenant", "tenant_key", required=True, help="The tenant (organisation) the token belongs to.")
 @click.option("--name", default="", help="A label, e.g. 'Okta production'.")
+@click.option("--create", is_flag=True, help="Create the tenant if the tenant_loader does not know it.")
 @with_appcontext
-def create_token(tenant_key: str, name: str) -> None:
+def create_token(tenant_key: str, name: str, create: bool) -> None:
     """Print a new token for TENANT; its value is the last line of output."""
+    if not create and current_scim.resolve_tenant(tenant_key, create=False) is None:
+        # A typo must not silently create a tenant (and a token for it).
+        session = current_scim.db.session
+        known = sorted({row.tenant_key for row in current_scim.tokens.list(session.connection(), None)})
+        session.rollback()
+        hint = f" Tenants with tokens: {', '.join(known)}." if known else ""
+        raise click.ClickException(f"unknown tenant {tenant_key!r}.{hint} Pass --create to create it.")
     try:
         token_id, token = current_scim.issue_token(tenant_key, name)
     except LookupError as exc:

@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "SCIM_BASIC_AUTH": False,
     #: Check bearer tokens against the package's own ``scim_token`` table.
     "SCIM_TOKEN_TABLE": True,
+    #: Seconds a verified ``scim_token`` is remembered per process (0: check the table on every request).
+    #: Revoking is immediate on the process that revokes; others stop accepting the token within this time.
+    "SCIM_TOKEN_CACHE_SECONDS": 10,
     #: Key of the HMAC that hashes stored tokens; defaults to SECRET_KEY.  Changing it invalidates every token.
     "SCIM_TOKEN_HASH_KEY": None,
     #: What a successful PATCH answers: "auto" (groups 204 unless the request names attributes, others 200
@@ -99,6 +102,7 @@ class ScimConfig:
     base_url: str | None
     basic_auth: bool
     token_table: bool
+    token_cache_seconds: float
     token_hash_key: bytes
     patch_response: str
     unknown_grants: str
@@ -147,6 +151,7 @@ class ScimConfig:
             base_url=str(config["SCIM_BASE_URL"]).rstrip("/") if config["SCIM_BASE_URL"] else None,
             basic_auth=bool(config["SCIM_BASIC_AUTH"]),
             token_table=bool(config["SCIM_TOKEN_TABLE"]),
+            token_cache_seconds=float(config["SCIM_TOKEN_CACHE_SECONDS"]),
             token_hash_key=key.encode() if isinstance(key, str) else bytes(key),
             patch_response=config["SCIM_PATCH_RESPONSE"],
             unknown_grants=config["SCIM_UNKNOWN_GRANTS"],

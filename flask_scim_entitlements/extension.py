@@ -9,9 +9,11 @@ mistake fails there, with a message naming it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, current_app
 from marshmallow import Schema
 from werkzeug.local import LocalProxy
@@ -48,7 +50,8 @@ class _State:
         self.db = db
         self.registry = registry
         self.config = config
-        self.tokens = TokenStore(token_table(db.metadata), config.token_hash_key)
+        self.tokens = TokenStore(token_table(db.metadata), config.token_hash_key,
+                                 cache_seconds=config.token_cache_seconds)
         #: Registered blueprint name -> where that registration is mounted (see prefix.py).
         self.mounts: dict[str, Mount] = {}
         self._wire: dict[str, Schema] = {}
@@ -172,6 +175,7 @@ class ScimEntitlements:
         token_table(db.metadata)
         with app.app_context():
             registry = Registry(users, declared["groups"], declared["roles"], tuple(declared["entitlement_types"]))
+            _warn_if_sqlite_reuses_ids(db, (registry.users, registry.groups))
         state = _State(self, db, registry, config)
         app.extensions[EXTENSION_KEY] = state
         return state
@@ -200,6 +204,34 @@ class ScimEntitlements:
     def revoke_token(self, *, token_id: int | None = None, token: str | None = None) -> bool:
         """Revoke a token of the current app by id or value; same as ``current_scim.revoke_token``."""
         return _current().revoke_token(token_id=token_id, token=token)
+
+
+def _warn_if_sqlite_reuses_ids(db: Any, mappings: tuple[Any, ...]) -> None:
+    """RFC 7643 §3.1: an id is never reassigned, and identity providers keep it as the account's anchor.
+
+    SQLite hands the largest deleted rowid out again unless the table is declared ``AUTOINCREMENT``
+    (``__table_args__ = {"sqlite_autoincrement": True}``): the next user, in any tenant, would take a
+    deleted user's id, and with it whatever the host keyed on it.  A warning, not an error: a host's
+    existing schema may need a migration first.
+    """
+    try:
+        engines = db.engines
+    except (KeyError, RuntimeError):  # db.init_app(app) not called yet: nothing to tell
+        return
+    for mapping in mappings:
+        if mapping is None:
+            continue
+        column: Any = getattr(mapping.id, "expression", None)
+        table: Any = getattr(column, "table", None)
+        if table is None or not isinstance(column.type, sa.Integer) or list(table.primary_key.columns) != [column]:
+            continue
+        engine = engines.get(table.info.get("bind_key"))
+        if engine is not None and engine.dialect.name == "sqlite" and not table.kwargs.get("sqlite_autoincrement"):
+            logging.getLogger(__name__).warning(
+                "%s.%s is an SQLite integer primary key without AUTOINCREMENT: SQLite reuses the id of the "
+                "newest deleted row, and SCIM ids must never be reused (RFC 7643 §3.1). Declare the table with "
+                '__table_args__ = {"sqlite_autoincrement": True} (and migrate it), or use ids that are never '
+                "reused (e.g. UUIDs).", table.name, column.name)
 
 
 def _current() -> _State:

@@ -5,10 +5,12 @@ from the mapping's tenant column, so a view or a new feature cannot forget it;
 ids of other resources a request refers to (group members, role values) are
 looked up through the same layer and are "not found" for another tenant.
 
-Reads load a page and its related rows in a constant number of statements:
-one query for the page, one per child table (``selectinload``) and one per
-many-to-many link (members, groups, roles, entitlements), whatever the page
-size.  Writes to links are set operations on the ids a request names (one
+Reads load a page and its related rows in two statements whatever the page
+size: one for the page, and one ``UNION ALL`` for every child table (emails)
+and many-to-many link (members, groups, roles, entitlements) of the page's
+resources (:meth:`Store._children`), built once per shape and reused so that
+SQLAlchemy serves it from its compiled-statement cache.
+Writes to links are set operations on the ids a request names (one
 ``SELECT ... WHERE IN`` of those ids, one ``DELETE ... WHERE IN``, one
 ``INSERT ... SELECT``), never a statement per member, and never a read of the
 links the request does not mention: adding one member to a 100,000-member group
@@ -27,14 +29,14 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from .errors import InvalidPathError, InvalidValueError, NoTargetError, NotFoundError, UniquenessError
 from .filters import ast
@@ -52,6 +54,26 @@ logger = logging.getLogger(__name__)
 _IN_CHUNK = 5000
 #: Dialects whose write requests lock the rows they read (``SELECT ... FOR UPDATE``).
 _ROW_LOCKS = frozenset({"postgresql", "mysql", "mariadb"})
+
+
+@dataclass(frozen=True)
+class _Branch:
+    """One branch of a read plan's ``UNION ALL``: which attribute it fills, from which row positions."""
+
+    name: str  # the attribute filled ("emails", "groups", "members"...)
+    owner: int  # row position of the owner's key
+    subs: tuple[tuple[str, int], ...] = ()  # child table: (sub-attribute, row position)
+    value: int = 0  # link: row position of the target's id
+    display: int | None = None  # link: row position of the target's display name
+    ref: str | None = None  # link: endpoint of the ``$ref``
+    constants: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _ReadPlan:
+    statement: Any  # None when the resource type has neither child tables nor links
+    branches: tuple[_Branch, ...]
+    params: tuple[tuple[str, str], ...]  # (bound parameter, attribute of the owners whose values it takes)
 
 
 @dataclass
@@ -91,6 +113,11 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 def _attr_of(obj: Any, column: Any) -> str:
     """The attribute under which ``obj``'s mapper holds a table column (it may have another name)."""
     return str(sa.inspect(obj).mapper.get_property_by_column(column).key)
+
+
+def _same_column(attribute: Any, column: Any) -> bool:
+    """Is the mapped ``attribute`` (``User.id``) the table ``column`` (``users.id``)?"""
+    return any(c is column for c in getattr(getattr(attribute, "property", None), "columns", ()))
 
 
 def _key_of(obj: Any, column: Any) -> Any:
@@ -158,34 +185,102 @@ class Store:
         key = rt.mapping.parse_id(id_text)
         if key is None:
             raise NotFoundError(f"{rt.name} {id_text} not found")
-        query = self.select(rt).where(rt.mapping.id == key).options(*self._loaders(rt))
-        if for_update and self.dialect in _ROW_LOCKS:
-            query = query.with_for_update()
-        obj = self.session.scalars(query).one_or_none()
+        mapping = rt.mapping
+        if for_update:
+            # A write reads and rewrites the child collections (emails) through the ORM.
+            query = self.select(rt).where(mapping.id == key).options(*self._loaders(rt))
+            if self.dialect in _ROW_LOCKS:
+                query = query.with_for_update()
+            obj = self.session.scalars(query).one_or_none()
+        elif mapping.tenant is not None and self.tenant is None:
+            obj = None  # fail closed, as tenant_condition
+        else:
+            # The hot path (Okta reads a user before every change): one statement, built once.
+            params = {"id": key} if mapping.tenant is None else {"id": key, "tenant": self.tenant_value(mapping)}
+            statement = self._plan(("by id", rt.name), lambda: self._by_id(mapping, self._shape(rt)))
+            found = self._load(rt, statement, params)
+            obj = found[0] if found else None
         if obj is None:
             raise NotFoundError(f"{rt.name} {id_text} not found")
         return obj
 
+    @staticmethod
+    def _by_id(mapping: BoundMapping, shape: list[Any]) -> Any:
+        condition = mapping.id == sa.bindparam("id", type_=mapping.id.type)
+        if mapping.tenant is not None:
+            condition = sa.and_(mapping.tenant == sa.bindparam("tenant", type_=mapping.tenant.type), condition)
+        return sa.select(*shape).where(condition)
+
+    def _shape(self, rt: ResourceType) -> list[Any]:
+        """What a read selects: the model's attributes that documents read, or the model itself.
+
+        A document needs only column values (the readers, the owners' keys, meta), so reads load
+        plain rows, which answer ``getattr`` like instances, without building ORM objects and
+        their identity-map entries.  A host ``Attr(get=...)`` is handed a real instance: then the
+        model is loaded.
+        """
+        return self._plan(("shape", rt.name), lambda: self._build_shape(rt))
+
+    def _build_shape(self, rt: ResourceType) -> list[Any]:
+        mapping, model = rt.mapping, rt.mapping.model
+        keys = [mapping.id.key] + [c.key for c in (mapping.created, mapping.last_modified) if c is not None]
+        for resolved, target in mapping.resolved_targets:
+            if resolved.target.returned == d.NEVER or isinstance(target, MultiValued):
+                continue
+            if isinstance(target, Attr):
+                if target.get is not None:
+                    return [model]
+                continue
+            keys.append(target.key)
+        _readers, owned = self._plan(("readers", rt.name), lambda: self._readers(rt))
+        keys += [key for _name, key, _urn in owned]
+        attributes = {key: getattr(model, key, None) for key in keys}
+        labelled = [a.label(key) for key, a in attributes.items() if isinstance(a, InstrumentedAttribute)]
+        # rows answer getattr(row, key) as instances do; anything but a mapped column needs the instance
+        return labelled if len(labelled) == len(attributes) else [model]
+
+    def _load(self, rt: ResourceType, statement: Any, params: dict[str, Any]) -> list[Any]:
+        if self._shape(rt)[0] is rt.mapping.model:
+            return list(self.session.scalars(statement, params))
+        return list(self._connection().execute(statement, params))
+
+    def _connection(self) -> Any:
+        """The session's connection, for plain-row reads: they skip the ORM's per-statement machinery
+        (about 50 µs each), so what the session has pending is flushed first, as its autoflush would."""
+        if self.session.new or self.session.dirty or self.session.deleted:
+            self.session.flush()
+        return self.session.connection()
+
+    def _plan(self, key: Any, build: Callable[[], Any]) -> Any:
+        """A statement (or plan) of this registry's, built on first use and reused: SQLAlchemy then finds
+        its compiled form in its cache without building the expression again.  Only bound values vary."""
+        plans: dict[Any, Any] = self.registry.__dict__.setdefault("_read_plans", {})
+        plan = plans.get(key)
+        if plan is None:
+            plans[key] = plan = build()
+        return plan
+
     def search(self, rt: ResourceType, filt: ast.Filter | None, *, sort_by: ast.AttrPath | None = None,
                descending: bool = False, start_index: int = 1, count: int = 100) -> tuple[int, list[Any]]:
-        condition = self.tenant_condition(rt.mapping)
+        condition, params = self._tenant_clause(rt)
         if filt is not None:
             condition = sa.and_(condition, FilterCompiler(self.registry, rt, self.dialect).compile(filt))
         if count <= 0:
-            return self._count(rt, condition), []
+            return self._count(rt, condition, params), []
         order = []
         if sort_by is not None:
             column = self._sort_column(rt, sort_by)
             order.append(column.desc() if descending else column.asc())
-        order.append(rt.mapping.id.desc() if descending and sort_by is not None else rt.mapping.id.asc())
-        query: sa.Select[Any] = (sa.select(rt.mapping.model).where(condition).order_by(*order)
-                 .offset(start_index - 1).limit(count).options(*self._loaders(rt)))
-        page = list(self.session.scalars(query))
+            order.append(rt.mapping.id.desc() if descending else rt.mapping.id.asc())
+        else:
+            order.append(self._plan(("id order", rt.name), lambda: rt.mapping.id.asc()))
+        page = self._load(rt, sa.select(*self._shape(rt)).where(condition).order_by(*order)
+                          .offset(start_index - 1).limit(count), params)
         # A short page ends the result, so it tells the total: Okta's lookups (count=100, one match)
         # then cost no COUNT statement.  Only a full page, or an empty page past the start, needs one.
         if len(page) < count and (page or start_index == 1):
             return start_index - 1 + len(page), page
-        return self._count(rt, condition), page
+        return self._count(rt, condition, params), page
 
     def link_counts(self, rt: ResourceType, objs: Sequence[Any], attribute: str) -> list[int] | None:
         """How many ``attribute`` links (e.g. members) each of ``objs`` has, in one statement; None if unlinked."""
@@ -193,15 +288,26 @@ class Store:
         if link is None or not objs:
             return None
         assoc = link.association
-        key_attr = _attr_of(objs[0], assoc.owner_id)
+        # Reads load plain rows (see _shape), which answer getattr with the mapper's attribute names.
+        key_attr: str = sa.inspect(rt.mapping.model).get_property_by_column(assoc.owner_id).key
         keys = [getattr(obj, key_attr) for obj in objs]
-        rows = self.session.execute(sa.select(assoc.owner_key, sa.func.count()).where(
+        rows = self._connection().execute(sa.select(assoc.owner_key, sa.func.count()).where(
             self._in(assoc.owner_key, keys)).group_by(assoc.owner_key))
         counts: dict[Any, int] = {row[0]: int(row[1]) for row in rows}
         return [counts.get(key, 0) for key in keys]
 
-    def _count(self, rt: ResourceType, condition: Any) -> int:
-        return self.session.scalar(sa.select(sa.func.count(rt.mapping.id)).where(condition)) or 0
+    def _tenant_clause(self, rt: ResourceType) -> tuple[Any, dict[str, Any]]:
+        """:meth:`tenant_condition` with the tenant as a bound parameter: one expression per type, reused."""
+        mapping = rt.mapping
+        if mapping.tenant is None or self.tenant is None:
+            return self.tenant_condition(mapping), {}
+        clause = self._plan(("tenant", rt.name),
+                            lambda: mapping.tenant == sa.bindparam("scim_tenant", type_=mapping.tenant.type))
+        return clause, {"scim_tenant": self.tenant_value(mapping)}
+
+    def _count(self, rt: ResourceType, condition: Any, params: dict[str, Any]) -> int:
+        statement = sa.select(sa.func.count(rt.mapping.id)).where(condition)
+        return self._connection().execute(statement, params).scalar() or 0
 
     def _sort_column(self, rt: ResourceType, path: ast.AttrPath) -> Any:
         resolved = rt.schema.resolve(path.urn, path.attr, path.sub_attr)
@@ -223,57 +329,77 @@ class Store:
         return column
 
     def _loaders(self, rt: ResourceType) -> list[Any]:
+        """Eager loading of the child collections, for writes (reads take them from :meth:`_children`)."""
         return [selectinload(t.relationship) for t in rt.mapping.targets.values() if isinstance(t, MultiValued)]
 
     # ----------------------------------------------------------- documents
-    def documents(self, rt: ResourceType, objs: Sequence[Any], wanted: set[str] | None = None) -> list[dict[str, Any]]:
-        """SCIM documents for ``objs``; ``wanted`` limits the linked attributes loaded (None = all)."""
-        mapping = rt.mapping
+    def documents(self, rt: ResourceType, objs: Sequence[Any], wanted: set[str] | None = None,
+                  hidden: Mapping[str, Collection[str]] | None = None) -> list[dict[str, Any]]:
+        """SCIM documents for ``objs``.
+
+        ``wanted`` limits the linked attributes loaded (None = all); ``hidden`` names, per linked
+        attribute, sub-attributes the response will not carry (``members.display`` unless asked
+        for), so they are not computed: a group's members are then read without joining users.
+        """
+        if not objs:
+            return []
+        if rt is self.registry.user:
+            # A user's groups, roles and entitlements are part of its version (_meta), so they are always
+            # read, whole: a user holds a handful, and a 304 must never hide a changed representation.
+            wanted, hidden = None, None
+        children = self._children(rt, objs, wanted, hidden or {})
+        readers, owned = self._plan(("readers", rt.name), lambda: self._readers(rt))
+        core, id_key = rt.schema.core.id, rt.mapping.id.key
+        extensions = [ext.id for ext in rt.schema.extensions]
         docs = []
         for obj in objs:
-            doc: dict[str, Any] = {"schemas": [rt.schema.core.id], "id": str(getattr(obj, mapping.id.key))}
-            for resolved, target in mapping.resolved_targets:
-                if resolved.target.returned == d.NEVER:
+            doc: dict[str, Any] = {"schemas": [core], "id": str(getattr(obj, id_key))}
+            for urn, name, sub, read in readers:
+                value = read(obj)
+                if value is None or value == "" or value == []:
                     continue
-                value = self._read(obj, target, resolved)
-                if value in (None, "", []):
-                    continue
-                holder = doc if not resolved.is_extension else doc.setdefault(resolved.schema, {})
-                if resolved.sub_attribute is None:
-                    holder[resolved.attribute.name] = value
+                holder = doc if urn is None else doc.setdefault(urn, {})
+                if sub is None:
+                    holder[name] = value
                 else:
-                    holder.setdefault(resolved.attribute.name, {})[resolved.sub_attribute.name] = value  # type: ignore[union-attr]
+                    holder.setdefault(name, {})[sub] = value
+            for name, key_attr, urn in owned:
+                items = children.get((name, getattr(obj, key_attr)))
+                if items:
+                    (doc if urn is None else doc.setdefault(urn, {}))[name] = items
             if rt.is_entitlement:
                 doc["type"] = rt.name
-            for ext in rt.schema.extensions:
-                if ext.id in doc:
-                    doc["schemas"].append(ext.id)
-            docs.append(doc)
-        # A user's groups, roles and entitlements are part of its version (below), so they are always read:
-        # a user holds a handful, and a 304 must never hide a changed representation.
-        self._add_links(rt, objs, docs, None if rt is self.registry.user else wanted)
-        for obj, doc in zip(objs, docs, strict=True):
+            for urn in extensions:
+                if urn in doc:
+                    doc["schemas"].append(urn)
             doc["meta"] = self._meta(rt, obj, doc)
+            docs.append(doc)
         return docs
 
-    def _read(self, obj: Any, target: Any, resolved: d.ResolvedPath) -> Any:
-        attribute = resolved.target
-        if isinstance(target, Attr):
-            value = target.get(obj) if target.get is not None else None
-        elif isinstance(target, MultiValued):
-            items = []
-            for child in getattr(obj, target.relationship.key):
-                item = {sub: _iso(getattr(child, col.key)) for sub, col in target.columns.items()}
-                items.append({k: v for k, v in item.items() if v not in (None, "")})
-            return [item for item in items if item]
-        else:
-            value = getattr(obj, target.key)
-            if attribute.multi_valued and attribute.is_complex:
-                # A single column standing for a one-element list (e.g. ``"emails": User.email``).
-                return [{"value": value, "type": "work", "primary": True}] if value else []
-        if value is not None and attribute.type == d.STRING and not isinstance(value, str):
-            value = str(value)
-        return _iso(value)
+    def _readers(self, rt: ResourceType) -> tuple[list[Any], list[Any]]:
+        """How :meth:`documents` fills a document, decided once per resource type:
+
+        - (extension URN or None, attribute, sub-attribute or None, read(obj)) of each single value;
+        - (attribute, the owner's key attribute, extension URN or None) of each child table and link,
+          whose items :meth:`_children` reads.
+        """
+        mapping = rt.mapping
+        model: Any = sa.inspect(mapping.model)
+        readers: list[Any] = []
+        owned: list[Any] = []
+        for resolved, target in mapping.resolved_targets:
+            if resolved.target.returned == d.NEVER:
+                continue
+            urn = resolved.schema if resolved.is_extension else None
+            if isinstance(target, MultiValued):
+                key = model.get_property_by_column(target.parent_columns[0][0]).key
+                owned.append((resolved.attribute.name, key, urn))
+                continue
+            sub = resolved.sub_attribute.name if resolved.sub_attribute is not None else None
+            readers.append((urn, resolved.attribute.name, sub, _reader(target, resolved.target)))
+        owned += dict.fromkeys((link.attribute, model.get_property_by_column(link.association.owner_id).key, None)
+                               for link in self.registry.links(rt))
+        return readers, owned
 
     def _meta(self, rt: ResourceType, obj: Any, doc: dict[str, Any]) -> dict[str, Any]:
         mapping = rt.mapping
@@ -289,41 +415,156 @@ class Store:
             if rt is self.registry.user:
                 # Memberships and grants are written to other tables, and a group or role rename changes
                 # their ``display`` without touching the user's row: the version covers them as rendered.
-                basis += json.dumps([doc.get(link.attribute) for link in self.registry.links(rt)], sort_keys=True)
+                basis += json.dumps([_unlocated(doc.get(link.attribute)) for link in self.registry.links(rt)],
+                                    sort_keys=True)
         else:
-            basis = json.dumps(doc, sort_keys=True, default=str)
+            basis = json.dumps({key: _unlocated(value) for key, value in doc.items()}, sort_keys=True, default=str)
         meta["location"] = f"{self.base_url}{rt.endpoint}/{doc['id']}"
         meta["version"] = 'W/"' + hashlib.sha256(basis.encode()).hexdigest()[:16] + '"'
         return meta
 
-    def _add_links(self, rt: ResourceType, objs: Sequence[Any], docs: list[dict[str, Any]],
-                   wanted: set[str] | None) -> None:
-        if not objs:
-            return
-        for link in self.registry.links(rt):
-            name, assoc, target_mapping = link.attribute, link.association, link.target
-            if wanted is not None and name not in wanted:
+    def _children(self, rt: ResourceType, objs: Sequence[Any], wanted: set[str] | None,
+                  hidden: Mapping[str, Collection[str]]) -> dict[tuple[str, Any], list[dict[str, Any]]]:
+        """The items of every child-table attribute (emails) and link (groups, roles...) of ``objs``,
+        keyed by (attribute, owner key), in ONE statement (a ``UNION ALL``) whatever the page size."""
+        plan = self._read_plan(rt, wanted, hidden)
+        out: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+        if plan.statement is None or not objs:
+            return out
+        params = {name: self._param_value([getattr(obj, key) for obj in objs]) for name, key in plan.params}
+        base = self.base_url
+        branches = plan.branches
+        for row in self._connection().execute(plan.statement, params):
+            branch = branches[row[0]]
+            item: dict[str, Any]
+            if branch.subs:
+                item = {}
+                for sub, slot in branch.subs:
+                    value = _iso(row[slot])
+                    if value is not None and value != "":
+                        item[sub] = value
+                if not item:
+                    continue
+            else:
+                # The keys in the order of the wire schema's fields (value, $ref, display, type):
+                # the views dump these items as they are.
+                value = str(row[branch.value])
+                item = {"value": value}
+                if branch.ref is not None:
+                    item["$ref"] = f"{base}{branch.ref}/{value}"
+                if branch.display is not None and row[branch.display] is not None:
+                    item["display"] = row[branch.display]
+                if branch.constants:
+                    item.update(branch.constants)
+            key = (branch.name, row[branch.owner])
+            items = out.get(key)
+            if items is None:
+                out[key] = items = []
+            items.append(item)
+        return out
+
+    def _read_plan(self, rt: ResourceType, wanted: set[str] | None,
+                   hidden: Mapping[str, Collection[str]]) -> _ReadPlan:
+        """The statement reading ``rt``'s children and links, built once per shape and reused.
+
+        Each branch of the ``UNION ALL`` has its own columns (slots) and NULL in the others', so
+        no value changes type; ordering by (branch, owner, the branch's own order) keeps every
+        list in the order of a per-relationship query (emails by the relationship's
+        ``order_by``, links by target id).  Reusing the statement object keeps SQLAlchemy on
+        its compiled-statement cache: only the owner keys (one bound parameter per owner
+        column) change between requests.
+        """
+        key = ("children", rt.name, None if wanted is None else frozenset(wanted),
+               frozenset((k, frozenset(v)) for k, v in hidden.items() if v))
+        return self._plan(key, lambda: self._build_read_plan(rt, wanted, hidden))
+
+    def _build_read_plan(self, rt: ResourceType, wanted: set[str] | None,
+                         hidden: Mapping[str, Collection[str]]) -> _ReadPlan:
+        slot_types: list[Any] = []
+        parts: list[tuple[Any, list[tuple[int, Any]], Any, list[int]]] = []  # from, [(slot, expr)], where, order
+        branches: list[_Branch] = []
+        params: dict[Any, str] = {}
+
+        def slot(expr: Any) -> int:
+            slot_types.append(expr.type)
+            return len(slot_types)  # row position: 0 is the branch number
+
+        def param(column: Any) -> str:
+            return params.setdefault(column, f"owners_{len(params)}")
+
+        for resolved, target in rt.mapping.resolved_targets:
+            if not isinstance(target, MultiValued) or resolved.target.returned == d.NEVER:
                 continue
-            key_attr = _attr_of(objs[0], assoc.owner_id)
-            owner_keys = [getattr(obj, key_attr) for obj in objs]
-            by_owner: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-            display = target_mapping.display_column()
-            columns = [assoc.owner_key, target_mapping.id, *([display] if display is not None else [])]
-            query = (sa.select(*columns)
-                     .select_from(assoc.table.join(target_mapping.model, assoc.target_key == assoc.target_id))
-                     .where(self._in(assoc.owner_key, owner_keys)).order_by(assoc.owner_key, target_mapping.id))
-            ref_endpoint = {"members": "/Users", "groups": "/Groups"}.get(name)
-            for row in self.session.execute(query):
-                item: dict[str, Any] = {"value": str(row[1])}
-                if display is not None and row[2] is not None:
-                    item["display"] = row[2]
-                if ref_endpoint is not None:
-                    item["$ref"] = f"{self.base_url}{ref_endpoint}/{row[1]}"
-                item.update(link.constants)
-                by_owner[row[0]].append(item)
-            for key, doc in zip(owner_keys, docs, strict=True):
-                if by_owner.get(key):
-                    doc.setdefault(name, []).extend(by_owner[key])
+            (parent, child_key), *_ = target.parent_columns
+            prop = target.relationship.property
+            order = list(prop.order_by) if prop.order_by else list(sa.inspect(target.child_model).primary_key)
+            owner = slot(child_key)
+            exprs = [(owner, child_key)]
+            subs = []
+            for sub, column in target.columns.items():
+                subs.append((sub, slot(column)))
+                exprs.append((subs[-1][1], column))
+            order_slots = [slot(column) for column in order]
+            exprs += list(zip(order_slots, order, strict=True))
+            parts.append((target.child_model, exprs, self._in_param(child_key, param(parent)),
+                          [owner, *order_slots]))
+            branches.append(_Branch(resolved.attribute.name, owner, tuple(subs)))
+        for link in self.registry.links(rt):
+            if wanted is not None and link.attribute not in wanted:
+                continue
+            assoc, target_mapping = link.association, link.target
+            display = None if "display" in hidden.get(link.attribute, ()) else target_mapping.display_column()
+            owner = slot(assoc.owner_key)
+            source: Any = assoc.table
+            if display is None and _same_column(target_mapping.id, assoc.target_id):
+                value_expr = assoc.target_key  # the association alone says it all
+            else:
+                source = assoc.table.join(target_mapping.model, assoc.target_key == assoc.target_id)
+                value_expr = target_mapping.id
+            value = slot(value_expr)
+            exprs = [(owner, assoc.owner_key), (value, value_expr)]
+            display_slot = None
+            if display is not None:
+                display_slot = slot(display)
+                exprs.append((display_slot, display))
+            parts.append((source, exprs, self._in_param(assoc.owner_key, param(assoc.owner_id)), [owner, value]))
+            branches.append(_Branch(link.attribute, owner, (), value, display_slot,
+                                    {"members": "/Users", "groups": "/Groups"}.get(link.attribute),
+                                    dict(link.constants)))
+        statement = None
+        if parts:
+            selects = []
+            for number, (source, exprs, where, _order) in enumerate(parts):
+                own = dict(exprs)
+                columns = [sa.literal_column(str(number), sa.Integer).label("b")]
+                for position, type_ in enumerate(slot_types, 1):
+                    expr = own.get(position)
+                    if expr is None:
+                        # PostgreSQL types a UNION's columns from its first branch: a bare NULL there is text.
+                        expr = sa.cast(sa.null(), type_) if number == 0 and self.dialect == "postgresql" \
+                            else sa.type_coerce(sa.null(), type_)
+                    columns.append(expr.label(f"c{position}"))
+                selects.append(sa.select(*columns).select_from(source).where(where))
+            union = (selects[0] if len(selects) == 1 else sa.union_all(*selects)).subquery()
+            order = [union.c.b] + [union.c[f"c{s}"] for (_s, _e, _w, slots) in parts for s in slots]
+            statement = sa.select(union).order_by(*order)
+        model: Any = sa.inspect(rt.mapping.model)
+        return _ReadPlan(statement, tuple(branches),
+                         tuple((name, model.get_property_by_column(column).key) for column, name in params.items()))
+
+    def _in_param(self, column: Any, name: str) -> Any:
+        """``column IN`` the values of ONE bound parameter ``name`` (see :meth:`_param_value`)."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import ARRAY
+
+            return column.in_(sa.select(sa.func.unnest(sa.bindparam(name, type_=ARRAY(column.type)))))
+        if self.dialect == "sqlite":
+            rows = sa.func.json_each(sa.bindparam(name, type_=sa.String)).table_valued("value")
+            return column.in_(sa.select(rows.c.value))
+        return column.in_(sa.bindparam(name, expanding=True))
+
+    def _param_value(self, values: list[Any]) -> Any:
+        return json.dumps(values, default=str) if self.dialect == "sqlite" else values
 
     # ----------------------------------------------------------------- writes
     def create(self, rt: ResourceType, doc: dict[str, Any]) -> tuple[Any, Changes]:
@@ -737,6 +978,13 @@ def _by_ids(operation: LinkOperation) -> bool:
         (operation.op == REMOVE and operation.values is not None)
 
 
+def _unlocated(value: Any) -> Any:
+    """Link items without their ``$ref``: a version must not change with the Host a request names."""
+    if isinstance(value, list):
+        return [{k: v for k, v in item.items() if k != "$ref"} if isinstance(item, dict) else item for item in value]
+    return value
+
+
 def _label(link: Link) -> str:
     """The key under which a link's changes are reported: the attribute, or an entitlement's type."""
     return str(link.constants.get("type", link.attribute)) if link.attribute == "entitlements" else link.attribute
@@ -755,6 +1003,30 @@ def _toggle(undone: dict[str, None], done: dict[str, None], key: str) -> None:
         del undone[key]
     else:
         done[key] = None
+
+
+def _reader(target: Any, attribute: d.Attribute) -> Callable[[Any], Any]:
+    """How to read one mapped attribute's SCIM value from a model instance."""
+    text = attribute.type == d.STRING
+
+    def finish(value: Any) -> Any:
+        if value is not None and text and not isinstance(value, str):
+            value = str(value)
+        return _iso(value)
+
+    if isinstance(target, Attr):
+        get = target.get
+        return (lambda obj: None) if get is None else (lambda obj: finish(get(obj)))
+    key = target.key
+    if attribute.multi_valued and attribute.is_complex:
+        # A single column standing for a one-element list (e.g. ``"emails": User.email``).
+        def one_element(obj: Any) -> Any:
+            value = getattr(obj, key)
+            return [{"value": value, "type": "work", "primary": True}] if value else []
+        return one_element
+    if text:
+        return lambda obj: finish(getattr(obj, key))
+    return lambda obj: _iso(getattr(obj, key))
 
 
 def _fits(column: Any, value: Any, name: str) -> Any:

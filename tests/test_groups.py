@@ -193,3 +193,12 @@ def test_a_users_version_changes_with_its_groups(app: Any, scim: Scim) -> None:
     renamed = scim.get(f"/Users/{a}", headers={"If-None-Match": second})
     assert renamed.status_code == 200 and renamed.get_json()["groups"][0]["display"] == "Renamed"
     assert scim.get(f"/Users/{a}", headers={"If-None-Match": renamed.headers["ETag"]}).status_code == 304
+
+
+def test_a_users_version_does_not_depend_on_the_host_the_request_names(app: Any, scim: Scim) -> None:
+    (a,) = _users(scim, 1)
+    _group(scim, members=[a])
+    here = scim.get(f"/Users/{a}")
+    there = scim.get(f"/Users/{a}", headers={"Host": "tenant.example.com"})
+    assert here.get_json()["groups"][0]["$ref"] != there.get_json()["groups"][0]["$ref"]
+    assert here.headers["ETag"] == there.headers["ETag"]

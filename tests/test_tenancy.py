@@ -104,7 +104,7 @@ def test_token_rotation_keeps_two_live_tokens_until_the_old_one_is_revoked(app: 
 
 def test_cli_creates_lists_and_revokes_tokens(app: Any) -> None:
     runner = app.test_cli_runner()
-    created = runner.invoke(args=["scim", "create-token", "--tenant", "cli.example", "--name", "Okta prod"])
+    created = runner.invoke(args=["scim", "create-token", "--tenant", "cli.example", "--create", "--name", "Okta prod"])
     assert created.exit_code == 0, created.output
     token = created.output.strip().splitlines()[-1]  # the token is the last line of stdout
     assert token.startswith("scimfse_")

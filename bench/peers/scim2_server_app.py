@@ -1,8 +1,9 @@
 """scim2-server (python-scim's reference server) as a WSGI app, seeded in memory through its storage API.
 
-Its storage is in memory and per process, so it runs as ONE gunicorn worker (threads share it;
-its storage serialises every access with a lock).  Seeded users get the ids "1".."N" and
-groups "g1".."gM" (by overriding ``generate_id``), so the benchmark can address them.
+Its storage is in memory and per process: each gunicorn worker seeds its own copy (the
+benchmark runs it with the same workers and threads as every server, and only reads, plus
+POSTs of distinct users, so the copies never need to agree).  Seeded users get the ids
+"1".."N" and groups "g1".."gM" (by overriding ``generate_id``), so the benchmark can address them.
 
 Environment: BENCH_USERS, BENCH_GROUPS, BENCH_TOKEN.  Run with the peers virtualenv:
 
@@ -25,7 +26,7 @@ from scim2_server.utils import (
     load_default_service_provider_config,
 )
 
-from ..population import group_member, patch_runs, patch_sizes, user_name
+from ..population import group_member, large_groups, user_name
 
 
 class SeededStorage(InMemoryStorage):
@@ -62,10 +63,10 @@ def build() -> BearerTokenApplication:
         storage.next_id = f"g{g}"
         storage.create(group_rt, Group(display_name=f"Group {g:05d}", external_id=f"okta-g{g:06d}",
                                        members=members.get(g) or None))
-    for size in patch_sizes(users):
-        for run in range(patch_runs(size)):
-            storage.next_id = f"p{size}-{run}"
-            storage.create(group_rt, Group(display_name=f"Patch {size} #{run}"))
+    for name, (gid, size) in large_groups(users, groups).items():
+        storage.next_id = f"g{gid}"
+        storage.create(group_rt, Group(display_name=f"Large {name}",
+                                       members=[GroupMember(value=str(i), type="User") for i in range(1, size + 1)]))
     storage.next_id = None
     print(f"scim2-server seeded {users} users, {groups} groups in {time.perf_counter() - started:.1f} s", flush=True)
     service = ScimService(provider, secret=os.environ.get("SCIM2_SERVER_SECRET") or "bench-secret")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +143,15 @@ class Projection:
         return {name for name in LINK_ATTRIBUTES
                 if schema.top_level(name) is not None and self._selects(schema.core.id, name, schema) is not False}
 
+    def hidden_link_subs(self, schema: d.ResourceSchema) -> dict[str, set[str]]:
+        """Per linked attribute, the sub-attributes the response drops: the store need not compute them."""
+        out = {}
+        for name in LINK_ATTRIBUTES:
+            resolved = schema.resolve(schema.core.id, name)
+            if resolved is not None:
+                out[name] = self._hidden_subs(resolved, name)
+        return out
+
     def _matches(self, paths: tuple[ast.AttrPath, ...], urn: str, name: str,
                  schema: d.ResourceSchema) -> tuple[bool, set[str] | None]:
         """(does any path name this attribute, the sub-attributes named or None for the whole)."""
@@ -182,41 +192,87 @@ class Projection:
         return True if not hit else {f"-{s}" for s in subs or ()}
 
     def apply(self, doc: dict[str, Any], schema: d.ResourceSchema) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in doc.items():
-            if key == "schemas":
-                out[key] = value
-                continue
-            ext = schema.extension(key) if key.lower().startswith("urn:") else None
-            if ext is not None and isinstance(value, dict):
-                kept = {}
-                for name, sub_value in value.items():
-                    choice = self._selects(ext.id, name, schema)
-                    if choice is not False:
-                        kept[name] = self._requested_subs(_subset(sub_value, choice), ext.id, name, schema)
-                if kept:
-                    out[key] = kept
-                continue
-            choice = self._selects(schema.core.id, key, schema)
-            if choice is not False:
-                out[key] = self._requested_subs(_subset(value, choice), schema.core.id, key, schema)
-        return out
+        return self.applier(schema)(doc)
 
-    def _requested_subs(self, value: Any, urn: str, name: str, schema: d.ResourceSchema) -> Any:
-        """Drop sub-attributes returned "never", and those returned on "request" that were not named."""
-        resolved = schema.resolve(urn, name)
-        if resolved is None or not resolved.attribute.sub_attributes:
-            return value
+    def applier(self, schema: d.ResourceSchema) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """:meth:`apply` for many documents of one schema: each attribute's decision is taken once."""
+        # Decisions depend only on (projection, schema): kept across requests (most ask for the default).
+        memo = _DECISIONS.get((self, id(schema)))
+        if memo is None or memo[0] is not schema:
+            if len(_DECISIONS) >= _DECISIONS_KEPT:
+                _DECISIONS.clear()
+            memo = _DECISIONS[(self, id(schema))] = (schema, {}, {})
+        _schema, decisions, extensions = memo
+
+        def decide(urn: str, name: str) -> tuple[bool | set[str], set[str]]:
+            decision = decisions.get((urn, name))
+            if decision is None:
+                resolved = schema.resolve(urn, name)
+                hidden = self._hidden_subs(resolved, name) if resolved is not None else set()
+                decisions[(urn, name)] = decision = (self._selects(urn, name, schema), hidden)
+            return decision
+
+        def one(urn: str, name: str, value: Any) -> Any:
+            choice, hidden = decide(urn, name)
+            if choice is False:
+                return _DROP
+            value = _subset(value, choice)
+            return _without(value, hidden) if hidden else value
+
+        def apply(doc: dict[str, Any]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for key, value in doc.items():
+                if key == "schemas":
+                    out[key] = value
+                    continue
+                if key[:4].lower() == "urn:":
+                    if key not in extensions:
+                        extensions[key] = schema.extension(key)
+                    ext = extensions[key]
+                    if ext is not None and isinstance(value, dict):
+                        kept = {}
+                        for name, sub_value in value.items():
+                            shown = one(ext.id, name, sub_value)
+                            if shown is not _DROP:
+                                kept[name] = shown
+                        if kept:
+                            out[key] = kept
+                        continue
+                shown = one(schema.core.id, key, value)
+                if shown is not _DROP:
+                    out[key] = shown
+            return out
+
+        return apply
+
+    def _hidden_subs(self, resolved: d.ResolvedPath, name: str) -> set[str]:
+        """Sub-attributes returned "never", and those returned on "request" that were not named."""
+        if not resolved.attribute.sub_attributes:
+            return set()
         named = {p.sub_attr.lower() for p in self.include or () if p.sub_attr and p.attr.lower() == name.lower()}
-        hidden = {s.name for s in resolved.attribute.sub_attributes
-                  if s.returned == d.NEVER or (s.returned == d.REQUEST and s.name.lower() not in named)}
-        if not hidden:
+        return {s.name for s in resolved.attribute.sub_attributes
+                if s.returned == d.NEVER or (s.returned == d.REQUEST and s.name.lower() not in named)}
+
+
+_DROP = object()
+#: (projection, id(schema)) -> (schema, decisions, extensions) of Projection.applier
+_DECISIONS: dict[tuple[Projection, int], tuple[Any, dict[Any, Any], dict[str, Any]]] = {}
+_DECISIONS_KEPT = 256
+
+
+def _without(value: Any, hidden: set[str]) -> Any:
+    """``value`` (an object or a list of them) without the sub-attributes ``hidden``."""
+
+    def one(item: Any) -> Any:
+        if not isinstance(item, dict) or hidden.isdisjoint(item):
+            return item  # nothing to drop: no copy (a 100,000-member list is not rebuilt)
+        return {k: v for k, v in item.items() if k not in hidden}
+
+    if isinstance(value, list):
+        if all(not isinstance(v, dict) or hidden.isdisjoint(v) for v in value):
             return value
-
-        def one(item: Any) -> Any:
-            return {k: v for k, v in item.items() if k not in hidden} if isinstance(item, dict) else item
-
-        return [one(v) for v in value] if isinstance(value, list) else one(value)
+        return [one(v) for v in value]
+    return one(value)
 
 
 def _subset(value: Any, choice: bool | set[str]) -> Any:

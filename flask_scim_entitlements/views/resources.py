@@ -11,9 +11,12 @@ before the commit rolls everything back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from flask import current_app, g, request
+from marshmallow import Schema
 
 from .. import signals
 from ..errors import (
@@ -32,9 +35,9 @@ from ..patch import apply_patch
 from ..patch.links import plan_patch
 from ..resource_types import GROUP_KIND, USER_KIND, ResourceType
 from ..schemas import definitions as d
-from ..schemas.messages import LIST_RESPONSE_URN, SEARCH_REQUEST_URN
+from ..schemas.messages import LIST_RESPONSE_URN, SEARCH_REQUEST_URN, compile_dump, resource_dump_schema
 from ..store import Changes, Store
-from .common import Projection, base_url, check_text, page_params, read_json_body
+from .common import LINK_ATTRIBUTES, Projection, base_url, check_text, page_params, read_json_body
 
 
 def _state() -> Any:
@@ -47,9 +50,21 @@ def _store() -> Store:
                  drop_unknown_grants=state.config.unknown_grants == "drop")
 
 
+#: wire schema -> its dump for documents: the store-shaped link attributes passed through (ShapedItems)
+_dumpers: WeakKeyDictionary[Schema, Callable[[Any], Any]] = WeakKeyDictionary()
+
+
+def _dumper(rt: ResourceType) -> Callable[[Any], Any]:
+    wire = _state().wire_schema(rt)
+    dump = _dumpers.get(wire)
+    if dump is None:
+        _dumpers[wire] = dump = compile_dump(resource_dump_schema(wire, LINK_ATTRIBUTES))
+    return dump
+
+
 def _render(rt: ResourceType, docs: list[dict[str, Any]], projection: Projection) -> list[dict[str, Any]]:
-    schema = _state().wire_schema(rt)
-    return [schema.dump(projection.apply(doc, rt.schema)) for doc in docs]
+    dump, apply = _dumper(rt), projection.applier(rt.schema)
+    return [dump(apply(doc)) for doc in docs]
 
 
 def _respond_one(rt: ResourceType, doc: dict[str, Any], status: int = 200,
@@ -119,7 +134,7 @@ def _list(rt: ResourceType, params: Any, projection: Projection) -> Any:
     wanted = projection.wanted_links(rt.schema)
     if "members" in wanted and len(objs) > 1:
         objs = _within_budget(objs, store.link_counts(rt, objs, "members"), config.max_members_per_response)
-    docs = store.documents(rt, objs, wanted)
+    docs = store.documents(rt, objs, wanted, projection.hidden_link_subs(rt.schema))
     resources = _render(rt, docs, projection)
     return scim_response({
         "schemas": [LIST_RESPONSE_URN],
@@ -165,7 +180,7 @@ def get_resource(rt: ResourceType, resource_id: str) -> Any:
     projection = Projection.from_args(request.args)
     store = _store()
     obj = store.get(rt, resource_id)
-    doc = store.documents(rt, [obj], projection.wanted_links(rt.schema))[0]
+    doc = store.documents(rt, [obj], projection.wanted_links(rt.schema), projection.hidden_link_subs(rt.schema))[0]
     if _etag_matches(request.headers.get("If-None-Match"), doc["meta"]["version"]):
         response = scim_response({}, 304, {"ETag": doc["meta"]["version"]})
         response.set_data(b"")

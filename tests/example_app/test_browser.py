@@ -27,6 +27,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 TRINITY = "trinity@gridco.example"
 SOMNUS = "somnus@gridco.example"
+NOBODY = "nobody@gridco.example"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 TIMEOUT = 10
 
 
@@ -58,17 +60,36 @@ class Live:
         with self.app.app_context():
             return db.session.scalar(db.select(User.id).filter_by(user_name=user_name))
 
+    def role_id(self, code: str) -> int:
+        with self.app.app_context():
+            return db.session.scalar(db.select(Role.id).filter_by(code=code))
+
+    def scim(self, method: str, path: str, body: Any = None) -> Any:
+        """A SCIM request over HTTP, as Okta sends it; returns the JSON answer (None for 204)."""
+        if not hasattr(self, "token"):
+            self.token = issue_token(self.app, "gridco.example")
+        request = urllib.request.Request(
+            f"{self.base}/scim/v2{path}", data=None if body is None else json.dumps(body).encode(), method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/scim+json"})
+        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with no_proxy.open(request, timeout=TIMEOUT) as response:
+            assert response.status in (200, 201, 204)
+            raw = response.read()
+            return json.loads(raw) if raw else None
+
 
 @pytest.fixture
 def live(tmp_path: Any) -> Iterator[Live]:
-    """The Todo app on a free port, seeded, with Somnus made a Manager."""
+    """The Todo app on a free port, seeded (Somnus is a Manager), plus Nobody, who has no role."""
     app = create_app({"TESTING": True, "SECRET_KEY": "browser-test",
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'browser.sqlite3'}"})
     with app.app_context():
         db.create_all()
         seed_data()
-        somnus = db.session.scalar(db.select(User).filter_by(user_name=SOMNUS))
-        somnus.roles = [db.session.scalar(db.select(Role).filter_by(code="manager"))]
+        nobody = User(org_id=db.session.scalar(db.select(User.org_id).filter_by(user_name=SOMNUS)),
+                      user_name=NOBODY, first_name="No", last_name="Body", active=True)
+        nobody.set_password("password")
+        db.session.add(nobody)
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -125,6 +146,25 @@ def sign_in(driver: Any, live: Live, email: str) -> None:
     assert driver.current_url == live.base + "/todos"
 
 
+def sign_out(driver: Any) -> None:
+    submit(driver, driver.find_element(By.ID, "sign-out"))
+
+
+def main_text(driver: Any) -> str:
+    return driver.find_element(By.TAG_NAME, "main").text
+
+
+def until_shown(driver: Any, url: str, wanted: str) -> str:
+    """Load ``url`` until ``wanted`` shows (the activity log is written just after the SCIM response)."""
+
+    def shown(d: Any) -> bool:
+        d.get(url)
+        return wanted in main_text(d)
+
+    WebDriverWait(driver, TIMEOUT, poll_frequency=0.2).until(shown)
+    return main_text(driver)
+
+
 def row(driver: Any, title: str) -> Any:
     return driver.find_element(By.XPATH, f'//tr[td[normalize-space()="{title}"]]')
 
@@ -148,21 +188,54 @@ def test_manager_deletes_a_todo_and_sees_the_admin_page(browser: Any, live: Live
     wait(browser).until(ec.url_to_be(live.base + "/admin"))
     users = browser.find_element(By.ID, "users").text
     assert TRINITY in users and "Todo-er" in users and "Manager" in users
-    assert "Recent SCIM activity" in browser.find_element(By.TAG_NAME, "main").text
+    assert "Recent changes" in main_text(browser)
 
 
 def test_user_deactivated_over_scim_lands_on_sign_in_at_next_page_load(browser: Any, live: Live) -> None:
     sign_in(browser, live, TRINITY)
-    token = issue_token(live.app, "gridco.example")
-    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "value": {"active": False}}]}
-    request = urllib.request.Request(
-        f"{live.base}/scim/v2/Users/{live.user_id(TRINITY)}", data=json.dumps(body).encode(), method="PATCH",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
-    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with no_proxy.open(request, timeout=TIMEOUT) as response:
-        assert response.status == 200
-        assert json.load(response)["active"] is False
+    answer = live.scim("PATCH", f"/Users/{live.user_id(TRINITY)}", {"schemas": [PATCH_OP], "Operations": [
+        {"op": "replace", "value": {"active": False}}]})
+    assert answer["active"] is False
     browser.refresh()
     wait(browser).until(ec.url_to_be(live.base + "/login"))
     assert "deactivated" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
+
+
+def test_admin_maps_a_group_to_a_role_and_a_group_push_grants_then_removes_it(browser: Any, live: Live) -> None:
+    writers = live.scim("POST", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                            "displayName": "Writers", "members": []})
+    sign_in(browser, live, SOMNUS)
+    browser.get(live.base + "/admin")
+    mapping = browser.find_element(By.CSS_SELECTOR, '#group-mapping tr[data-group="Writers"]')
+    mapping.find_element(By.XPATH, './/label[normalize-space()="Todo-er"]/input').click()
+    submit(browser, mapping.find_element(By.CSS_SELECTOR, "button.save-mapping"))
+    assert "Members of Writers now hold: Todo-er." in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    saved = browser.find_element(By.CSS_SELECTOR, '#group-mapping tr[data-group="Writers"]')
+    assert saved.find_element(By.XPATH, './/label[normalize-space()="Todo-er"]/input').is_selected()
+    sign_out(browser)
+
+    sign_in(browser, live, NOBODY)
+    assert "No access yet" in main_text(browser) and not browser.find_elements(By.ID, "new-todo")
+    live.scim("PATCH", f"/Groups/{writers['id']}", {"schemas": [PATCH_OP], "Operations": [
+        {"op": "add", "path": "members", "value": [{"value": str(live.user_id(NOBODY))}]}]})
+    browser.refresh()
+    browser.find_element(By.ID, "new-todo").send_keys("Written thanks to Writers")
+    submit(browser, browser.find_element(By.ID, "add-todo"))
+    assert "Written thanks to Writers" in main_text(browser)
+    browser.get(live.base + "/me")
+    assert "Todo-er: member of group Writers" in main_text(browser)
+
+    live.scim("PATCH", f"/Groups/{writers['id']}", {"schemas": [PATCH_OP], "Operations": [
+        {"op": "remove", "path": f'members[value eq "{live.user_id(NOBODY)}"]'}]})
+    browser.get(live.base + "/todos")
+    assert "No access yet" in main_text(browser) and not browser.find_elements(By.ID, "new-todo")
+
+
+def test_the_activity_log_shows_a_role_granted_over_scim(browser: Any, live: Live) -> None:
+    live.scim("PATCH", f"/Users/{live.user_id(TRINITY)}", {"schemas": [PATCH_OP], "Operations": [
+        {"op": "add", "path": "roles", "value": [{"value": str(live.role_id("auditor"))}]}]})
+    sign_in(browser, live, SOMNUS)
+    page = until_shown(browser, live.base + "/admin/activity", "granted roles: Todo Auditor")
+    assert f"User {TRINITY} updated" in page
+    browser.get(live.base + "/admin")
+    assert "granted roles: Todo Auditor" in browser.find_element(By.ID, "recent-events").text

@@ -1,4 +1,7 @@
-"""Settings of the minimal django-scim2 project.  Environment: BENCH_DJANGO_DB (SQLite file), BENCH_TOKEN."""
+"""Settings of the minimal django-scim2 project, on PostgreSQL as its users run it.
+
+Environment: BENCH_DJANGO_PG_DB (database name, default scim_bench_django), BENCH_TOKEN.
+"""
 
 import os
 
@@ -13,13 +16,16 @@ INSTALLED_APPS = [
     "bench.peers.django_project.scimpeer",
 ]
 MIDDLEWARE = [
+    "bench.peers.django_project.scimpeer.middleware.CountStatementsMiddleware",
     "bench.peers.django_project.scimpeer.middleware.BearerTokenMiddleware",
     "django_scim.middleware.SCIMAuthCheckMiddleware",
 ]
 ROOT_URLCONF = "bench.peers.django_project.urls"
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
-                         "NAME": os.environ.get("BENCH_DJANGO_DB", "/tmp/bench-django.sqlite3"),
-                         "OPTIONS": {"timeout": 30}}}
+# Persistent connections (CONN_MAX_AGE), as a Django deployment that cares about latency sets them:
+# the extension keeps a pool too.
+DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql",
+                         "NAME": os.environ.get("BENCH_DJANGO_PG_DB", "scim_bench_django"),
+                         "HOST": "127.0.0.1", "PORT": 5432, "USER": "postgres", "CONN_MAX_AGE": 60}}
 AUTH_USER_MODEL = "scimpeer.User"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 SCIM_SERVICE_PROVIDER = {

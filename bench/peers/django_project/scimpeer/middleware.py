@@ -20,3 +20,24 @@ class BearerTokenMiddleware:
         sent = request.META.get("HTTP_AUTHORIZATION", "").encode()
         request.user = _Client() if hmac.compare_digest(sent, self.expected) else AnonymousUser()
         return self.get_response(request)
+
+
+class CountStatementsMiddleware:
+    """``X-SQL-Statements``: statements Django sent for the request (its BEGIN/COMMIT are not visible here)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.db import connection
+
+        count = [0]
+
+        def wrapper(execute, sql, params, many, context):
+            count[0] += 1
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(wrapper):
+            response = self.get_response(request)
+        response["X-SQL-Statements"] = str(count[0])
+        return response

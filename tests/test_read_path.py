@@ -1,0 +1,131 @@
+"""The read path's shortcuts keep the wire format the marshmallow schemas define.
+
+- Link items (members, groups, roles, entitlements) are shaped once by the store and dumped as
+  they are (schemas.messages.ShapedItems): a 100,000-member group is not built twice.
+- Documents are dumped by a dump compiled from the wire schema (schemas.messages.compile_dump):
+  byte for byte what the schema's own ``dump`` gives.
+- Reads load plain rows, unless a host's ``Attr(get=...)`` needs a model instance.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from example_app.models import db
+from flask_scim_entitlements import Attr, ScimEntitlements, UserMapping
+from flask_scim_entitlements.schemas.messages import compile_dump, resource_dump_schema
+from flask_scim_entitlements.store import Store
+from flask_scim_entitlements.views import resources
+from flask_scim_entitlements.views.common import LINK_ATTRIBUTES, Projection
+
+from .conftest import Scim, hosted, issue_token, new_user
+
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def _populate(scim: Scim, app: Any) -> None:
+    roles = scim.get("/Roles").get_json()["Resources"]
+    traits = scim.get("/Characteristics").get_json()["Resources"]
+    ids = []
+    for i in range(3):
+        user = new_user(scim, f"reader{i}@example.com", roles=[{"value": r["id"]} for r in roles[:2]],
+                        entitlements=[{"value": traits[0]["id"], "type": "Characteristic"}],
+                        emails=[{"value": f"reader{i}@example.com", "type": "work", "primary": True},
+                                {"value": f"r{i}@home.example", "type": "home", "display": "Home"}])
+        ids.append(user["id"])
+    r = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Readers", "members": [{"value": u} for u in ids]})
+    assert r.status_code == 201, r.get_json()
+
+
+def test_every_document_dumps_the_same_through_the_compiled_dump_as_through_the_wire_schema(
+        app: Any, scim: Scim) -> None:
+    _populate(scim, app)
+    with app.test_request_context():
+        state = app.extensions["scim_entitlements"]
+        store = Store(state.db.session, state.registry, _tenant(app), "http://localhost/scim/v2")
+        checked = 0
+        for rt in state.registry:
+            wire = state.wire_schema(rt)
+            compiled = compile_dump(resource_dump_schema(wire, LINK_ATTRIBUTES))
+            objs = list(state.db.session.scalars(store.select(rt)))
+            for doc in store.documents(rt, objs):
+                expected = json.dumps(wire.dump(doc))
+                assert json.dumps(compiled(doc)) == expected
+                assert json.dumps(wire.dump(Projection().apply(doc, rt.schema))) == \
+                    json.dumps(compiled(Projection().apply(doc, rt.schema)))
+                checked += 1
+        assert checked >= 3 + 1 + 3 + 2  # users, a group, roles, characteristics
+
+
+def test_a_groups_member_items_are_built_once_and_dumped_as_they_are(app: Any, scim: Scim) -> None:
+    _populate(scim, app)
+    with app.test_request_context():
+        state = app.extensions["scim_entitlements"]
+        store = Store(state.db.session, state.registry, _tenant(app), "http://localhost/scim/v2")
+        rt = state.registry.group
+        assert rt is not None
+        projection = Projection()
+        objs = list(state.db.session.scalars(store.select(rt)))
+        docs = store.documents(rt, objs, projection.wanted_links(rt.schema), projection.hidden_link_subs(rt.schema))
+        rendered = resources._render(rt, docs, projection)
+        members = docs[0]["members"]
+        assert members and rendered[0]["members"] is members
+        assert all(set(m) == {"value", "$ref", "type"} for m in members)  # display is returned on request only
+
+
+def _tenant(app: Any) -> Any:
+    from example_app.models import Org
+
+    with app.app_context():
+        return str(db.session.scalar(sa.select(Org.id).filter_by(domain="gridco.example")))
+
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+host_db = SQLAlchemy(model_class=_Base)
+
+
+class Member(host_db.Model):
+    __tablename__ = "rp_members"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(sa.String(100))
+    first: Mapped[str | None] = mapped_column(sa.String(100))
+    last: Mapped[str | None] = mapped_column(sa.String(100))
+
+    def full_name(self) -> str:
+        return f"{self.first} {self.last}"
+
+
+seen_by_getter: list[Any] = []
+
+
+def _display(member: Any) -> str:
+    seen_by_getter.append(member)
+    return str(member.full_name())
+
+
+host_ext = ScimEntitlements(db=host_db, users=UserMapping(Member, attributes={
+    "userName": Member.login, "name.givenName": Member.first, "name.familyName": Member.last,
+    "displayName": Attr(get=_display)}))
+
+
+def test_a_hosts_attribute_getter_is_handed_a_model_instance_on_every_read(database_url: str) -> None:
+    with hosted(host_db, host_ext, database_url) as app:
+        with app.app_context():
+            host_db.session.add(Member(login="ada", first="Ada", last="Lovelace"))
+            host_db.session.commit()
+        scim = Scim(app.test_client(), issue_token(app, "any"))
+        seen_by_getter.clear()
+        one = scim.get("/Users/1").get_json()
+        page = scim.get("/Users").get_json()["Resources"]
+        found = scim.get('/Users?filter=userName eq "ada"').get_json()["Resources"]
+        assert one["displayName"] == page[0]["displayName"] == found[0]["displayName"] == "Ada Lovelace"
+        assert len(seen_by_getter) == 3 and all(isinstance(m, Member) for m in seen_by_getter)

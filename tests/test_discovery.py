@@ -65,3 +65,13 @@ def test_schema_by_urn_resolves_the_url_encoded_urn_and_404s_unknown_ones(scim: 
     assert encoded.status_code == 200 and encoded.get_json()["id"] == CHARACTERISTIC_EXT
     missing = scim.get("/Schemas/urn:nope:nope")
     assert missing.status_code == 404 and missing.get_json()["status"] == "404"
+
+
+def test_every_list_response_comes_from_the_list_response_schema() -> None:
+    """RFC 7644 §3.4.2: the URN first, integer counters, ``itemsPerPage`` the number of resources sent."""
+    from flask_scim_entitlements.schemas.messages import LIST_RESPONSE_URN, list_response
+
+    body = list_response([{"id": "1"}, {"id": "2"}], 7, 3)
+    assert list(body) == ["schemas", "totalResults", "startIndex", "itemsPerPage", "Resources"]
+    assert body == {"schemas": [LIST_RESPONSE_URN], "totalResults": 7, "startIndex": 3, "itemsPerPage": 2,
+                    "Resources": [{"id": "1"}, {"id": "2"}]}

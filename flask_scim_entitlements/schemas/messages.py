@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
-from marshmallow import Schema, fields, missing
+from marshmallow import Schema, fields, missing, post_load
 
 from . import definitions as d
 from .base import Reference, ScimSchema
@@ -30,12 +30,21 @@ class ErrorSchema(Schema):
     detail = fields.String()
 
 
+def list_response(resources: list[Any], total: int, start: int = 1) -> dict[str, Any]:
+    """A ListResponse (RFC 7644 §3.4.2) through its schema: integer counters, the URN, nothing else."""
+    return LIST_RESPONSE_SCHEMA.dump({"totalResults": total, "startIndex": start, "itemsPerPage": len(resources),
+                                      "Resources": resources})
+
+
 class ListResponseSchema(Schema):
     schemas = fields.List(fields.String(), dump_default=[LIST_RESPONSE_URN])
     totalResults = fields.Integer(required=True)
     startIndex = fields.Integer(required=True)
     itemsPerPage = fields.Integer(required=True)
     Resources = fields.Raw(required=True)  # already rendered by the resource type's schema
+
+
+LIST_RESPONSE_SCHEMA = ListResponseSchema()
 
 
 def _common_field(attribute: d.Attribute) -> fields.Field:
@@ -74,8 +83,17 @@ def resource_wire_schema(name: str, core: type[Schema], extensions: dict[str, ty
         "schemas": fields.List(fields.String()),
         **{common.name: _common_field(common) for common in d.COMMON_ATTRIBUTES},
     }
+    placed: dict[str, str] = {}
     for index, (urn, ext) in enumerate(extensions.items()):
         attrs[f"_extension_{index}"] = _ExtensionField(ext, urn, required=urn in required)
+        placed[f"_extension_{index}"] = urn
+
+    @post_load
+    def under_their_urns(self: Schema, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        # A loaded document has the shape the store and the PATCH engine read: extensions under their URN.
+        return {placed.get(key, key): value for key, value in data.items()}
+
+    attrs["_under_their_urns"] = under_their_urns
     cls = type(f"{name}WireSchema", (core,), attrs)
     return cls()
 

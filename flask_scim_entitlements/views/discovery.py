@@ -20,10 +20,10 @@ from ..handlers import scim_response
 from ..resource_types import ResourceType
 from ..schemas.definitions import SchemaDefinition
 from ..schemas.messages import (
-    LIST_RESPONSE_URN,
     ResourceTypeSchema,
     SchemaResourceSchema,
     ServiceProviderConfigSchema,
+    list_response,
 )
 from ..store import Store
 from .common import base_url
@@ -38,8 +38,7 @@ def _state() -> Any:
 
 
 def _list(resources: list[dict[str, Any]]) -> Any:
-    return scim_response({"schemas": [LIST_RESPONSE_URN], "totalResults": len(resources), "startIndex": 1,
-                          "itemsPerPage": len(resources), "Resources": resources})
+    return scim_response(list_response(resources, len(resources)))
 
 
 def service_provider_config() -> Any:

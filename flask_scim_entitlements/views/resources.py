@@ -16,7 +16,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from flask import current_app, g, request
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError
 
 from .. import signals
 from ..errors import (
@@ -35,7 +35,7 @@ from ..patch import apply_patch
 from ..patch.links import plan_patch
 from ..resource_types import GROUP_KIND, USER_KIND, ResourceType
 from ..schemas import definitions as d
-from ..schemas.messages import LIST_RESPONSE_URN, SEARCH_REQUEST_URN, compile_dump, resource_dump_schema
+from ..schemas.messages import SEARCH_REQUEST_URN, compile_dump, list_response, resource_dump_schema
 from ..store import Changes, Store
 from .common import LINK_ATTRIBUTES, Projection, base_url, check_text, page_params, read_json_body
 
@@ -135,14 +135,7 @@ def _list(rt: ResourceType, params: Any, projection: Projection) -> Any:
     if "members" in wanted and len(objs) > 1:
         objs = _within_budget(objs, store.link_counts(rt, objs, "members"), config.max_members_per_response)
     docs = store.documents(rt, objs, wanted, projection.hidden_link_subs(rt.schema))
-    resources = _render(rt, docs, projection)
-    return scim_response({
-        "schemas": [LIST_RESPONSE_URN],
-        "totalResults": int(total),
-        "startIndex": int(start),
-        "itemsPerPage": len(resources),
-        "Resources": resources,
-    })
+    return scim_response(list_response(_render(rt, docs, projection), total, start))
 
 
 def _within_budget(objs: list[Any], sizes: list[int] | None, budget: int) -> list[Any]:
@@ -201,16 +194,20 @@ def _check_if_match(doc: dict[str, Any]) -> None:
         raise PreconditionFailedError(f"If-Match {header} does not match the current version {doc['meta']['version']}")
 
 
-def _validate(rt: ResourceType, doc: dict[str, Any], *, partial: bool = False) -> None:
-    """Type-check a document against the wire schema; every problem is a 400 naming the attribute."""
+def _load(rt: ResourceType, doc: dict[str, Any]) -> dict[str, Any]:
+    """A normalised body through the wire schema's ``load``: RFC 7643 §2.3 types and ``required`` checked,
+    undeclared keys dropped.  What it returns is what the store writes; every problem is a 400 naming it."""
     # Read-only attributes (an entitlement's ``type``) are computed, never sent: not required on input.
     computed = tuple(a.name for a in rt.schema.core.attributes if a.mutability == d.READ_ONLY)
-    errors = _state().wire_schema(rt).validate(doc, partial=True if partial else computed)
-    if errors:
+    try:
+        loaded: dict[str, Any] = _state().wire_schema(rt).load(doc, partial=computed)
+    except ValidationError as exc:
+        errors = exc.messages if isinstance(exc.messages, dict) else {"": exc.messages}
         missing = [k for k, v in errors.items() if isinstance(v, list) and any("required" in str(m) for m in v)]
         if missing:
-            raise InvalidValueError(f"required attribute(s) missing: {', '.join(sorted(missing))}")
-        raise InvalidValueError(f"invalid attribute value(s): {_flatten(errors)}")
+            raise InvalidValueError(f"required attribute(s) missing: {', '.join(sorted(missing))}") from None
+        raise InvalidValueError(f"invalid attribute value(s): {_flatten(errors)}") from None
+    return loaded
 
 
 def _flatten(errors: Any, prefix: str = "") -> str:
@@ -230,8 +227,7 @@ def _strip_read_only(rt: ResourceType, doc: dict[str, Any]) -> dict[str, Any]:
 def create_resource(rt: ResourceType) -> Any:
     _require_writable(rt)
     body = read_json_body(_state().config.max_body_bytes)
-    doc = _strip_read_only(rt, normalize_resource(body, rt.schema))
-    _validate(rt, doc)
+    doc = _load(rt, _strip_read_only(rt, normalize_resource(body, rt.schema)))
     store = _store()
     store.begin_write()
     obj, changes = store.create(rt, doc)
@@ -244,8 +240,7 @@ def create_resource(rt: ResourceType) -> Any:
 def replace_resource(rt: ResourceType, resource_id: str) -> Any:
     _require_writable(rt)
     body = read_json_body(_state().config.max_body_bytes)
-    doc = _strip_read_only(rt, normalize_resource(body, rt.schema))
-    _validate(rt, doc)
+    doc = _load(rt, _strip_read_only(rt, normalize_resource(body, rt.schema)))
     store = _store()
     store.begin_write()
     obj = store.get(rt, resource_id, for_update=True)
@@ -285,7 +280,7 @@ def patch_resource(rt: ResourceType, resource_id: str) -> Any:
     result = apply_patch({k: v for k, v in current.items() if k != "meta"}, plan.document_operations, rt.schema)
     doc = _strip_read_only(rt, result.document)
     if result.changed:
-        _validate(rt, doc)
+        doc = _load(rt, doc)
     was_active = current.get("active")
     changes = Changes()
     if result.changed or plan.link_operations:

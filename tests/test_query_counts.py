@@ -24,8 +24,12 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 class Statements:
+    """The statements of a request, less the one that sets its statement timeout on PostgreSQL
+    (``SCIM_STATEMENT_TIMEOUT_MS``, one ``set_config`` per request), which is counted apart in ``timeouts``."""
+
     def __init__(self) -> None:
         self.texts: list[str] = []
+        self.timeouts = 0
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -39,8 +43,10 @@ def counting(app: Any) -> Iterator[Statements]:
     seen = Statements()
 
     def listener(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        if "scim_activity" not in statement:  # the example app's own log of each request, not the store's
-            seen.texts.append(statement)
+        if statement.startswith("SELECT set_config("):
+            seen.timeouts += 1
+        elif "activity_events" not in statement and "request_counts" not in statement:
+            seen.texts.append(statement)  # not the example app's own activity log: the store's statements
 
     with app.app_context():
         engine = db.engine
@@ -261,3 +267,12 @@ def test_the_membership_shape_check_catches_a_patch_that_reads_the_whole_members
             "group_members.user_id IN (SELECT value FROM json_each(?))"
     everything_but = "SELECT user_id FROM group_members WHERE group_id = ? AND user_id NOT IN (SELECT 1)"
     assert _reads_named_ids_only([whole, named, everything_but]) == [whole, everything_but]
+
+
+def test_a_request_sets_its_statement_timeout_once_on_postgresql_only(app: Any, scim: Scim) -> None:
+    _warm_token(scim)
+    with counting(app) as seen:
+        _ok(scim.get("/Users?count=1"))
+    with app.app_context():
+        expected = 1 if db.engine.dialect.name == "postgresql" else 0
+    assert seen.timeouts == expected

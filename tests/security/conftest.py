@@ -183,13 +183,25 @@ def http_request(host: str, port: int, method: str, path: str, body: Any = None,
 @contextlib.contextmanager
 def migrated_postgres(server_url: str) -> Iterator[tuple[str, Any]]:
     """A fresh database on the session's PostgreSQL server, ``flask db upgrade``-d and seeded: (url, app)."""
-    import flask_migrate
-
     name = f"scim_security_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        with _migrated(url) as app:
+            yield url, app
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def _migrated(url: str) -> Iterator[Any]:
+    """The example app on ``url``, built by ``flask_migrate.upgrade()`` (the deployment path) and seeded."""
+    import flask_migrate
+
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
     try:
         with app.app_context(), logging_preserved(), warnings.catch_warnings():
@@ -199,14 +211,11 @@ def migrated_postgres(server_url: str) -> Iterator[tuple[str, Any]]:
         with app.app_context():
             seed_data()
             db.session.remove()
-        yield url, app
+        yield app
     finally:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --- gunicorn ---------------------------------------------------------------------------------------
@@ -319,22 +328,9 @@ def gunicorn(database_url: str, app: Any, admin_url: str, log: Path, workers: in
 @contextlib.contextmanager
 def migrated_sqlite(directory: Path) -> Iterator[tuple[str, Any]]:
     """A SQLite file (WAL mode, as the example app sets it up), ``flask db upgrade``-d and seeded: (url, app)."""
-    import flask_migrate
-
     url = f"sqlite:///{directory / 'served.sqlite3'}"
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
-    try:
-        with app.app_context(), logging_preserved(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            flask_migrate.upgrade()
-        with app.app_context():
-            seed_data()
-            db.session.remove()
+    with _migrated(url) as app:
         yield url, app
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 @contextlib.contextmanager

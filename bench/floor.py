@@ -146,8 +146,10 @@ def user_document(row: Any, base: str) -> dict[str, Any]:
     doc["id"] = ident
     if row.external_id not in (None, ""):
         doc["externalId"] = row.external_id
-    # The extension's user version covers the links as rendered (a rename of a group changes it).
-    links = json.dumps([groups or None, roles or None, entitlements or None], sort_keys=True)
+    # The extension's user version covers the links as rendered (a rename of a group changes it), less their
+    # "$ref", which depends on the Host the request names.
+    unlocated = [{k: v for k, v in g.items() if k != "$ref"} for g in groups]
+    links = json.dumps([unlocated or None, roles or None, entitlements or None], sort_keys=True)
     doc["meta"] = _meta("User", "/Users", ident, row.created_at, row.updated_at, base, links)
     return doc
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import SecurityError
 
 from . import access, activity
 from .models import ActivityEvent, Group, RequestCount, Role, Todo, User, UserEmail, db
@@ -233,6 +234,9 @@ def activity_log() -> Any:
 def error_page(error: Any) -> Any:
     """403, 404 and a stale form (400) in the app's own layout, not Werkzeug's bare page."""
     code = getattr(error, "code", 500) or 500
+    if isinstance(error, SecurityError):
+        # A Host outside TRUSTED_HOSTS: Flask could not route the request, so no page can build a URL.
+        return f"{code} Bad Request: {error.description}", code, {"Content-Type": "text/plain; charset=utf-8"}
     if isinstance(error, CSRFError):
         message = "The form has expired: go back, reload the page and try again."
     else:

@@ -147,6 +147,8 @@ class TokenStore:
         return int(result.inserted_primary_key[0]), token
 
     def check(self, connection: Any, token: str) -> Principal | None:
+        """The token's principal, or None.  ``connection`` may be a callable returning one: it is then
+        called only when the token is not remembered, so a cached check takes no connection at all."""
         digest = hash_token(token, self.key)
         now = self.clock()
         cached = self._cache.get(digest)
@@ -154,6 +156,8 @@ class TokenStore:
             if now < cached[0]:
                 return cached[1]
             self._cache.pop(digest, None)
+        if callable(connection):
+            connection = connection()
         row = connection.execute(
             sa.select(self.table.c.id, self.table.c.tenant, self.table.c.name, self.table.c.token_hash)
             .where(self.table.c.token_hash == digest, self.table.c.revoked_at.is_(None))).first()

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from flask import Blueprint, current_app, g, request
 from flask.sansio.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
@@ -72,7 +71,7 @@ def _authenticate() -> None:
             if principal is not None:
                 break
         if principal is None and state.config.token_table:
-            principal = state.tokens.check(state.db.session.connection(), credential.secret)
+            principal = state.tokens.check(state.db.session.connection, credential.secret)
     if principal is None:
         raise UnauthorizedError("A valid token is required in the Authorization header")
     mount = state.mounts.get(request.blueprint)
@@ -103,8 +102,9 @@ def _limit_statement_time(state: Any) -> None:
     request, one transaction: design-notes.md), so a pooled connection goes back without it.
     """
     if state.config.statement_timeout_ms > 0 and state.db.engine.dialect.name == "postgresql":
-        state.db.session.execute(sa.select(sa.func.set_config(
-            "statement_timeout", str(state.config.statement_timeout_ms), True)))
+        # Sent as the driver's text (the value is a validated int): no statement to build or compile.
+        state.db.session.connection().exec_driver_sql(
+            f"SELECT set_config('statement_timeout', '{int(state.config.statement_timeout_ms)}', true)")
 
 
 def _rollback(response: Any) -> Any:

@@ -55,6 +55,8 @@ class _State:
         #: Registered blueprint name -> where that registration is mounted (see prefix.py).
         self.mounts: dict[str, Mount] = {}
         self._wire: dict[str, Schema] = {}
+        #: Request host key -> this app's ``request.host_url`` for it (views.common.base_url).
+        self.host_urls: dict[tuple[str, ...], str] = {}
         # Optional features: their libraries are imported only when configured.
         self.rate_limiter = None
         if config.rate_limit:

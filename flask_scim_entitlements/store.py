@@ -40,6 +40,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from .errors import InvalidPathError, InvalidValueError, NoTargetError, NotFoundError, UniquenessError
 from .filters import ast
+from .filters import plan as filter_plan
 from .filters.compiler import FilterCompiler, parse_datetime
 from .mapping import Association, Attr, BoundMapping, MultiValued
 from .patch.links import ADD, REMOVE, REPLACE, LinkOperation
@@ -52,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 #: Below this many ids an ``IN`` list is fine on every backend; larger sets are chunked.
 _IN_CHUNK = 5000
+#: Most filter shapes whose page and count statements a registry keeps (see Store.search).
+SHAPED_STATEMENTS = 512
 #: Dialects whose write requests lock the rows they read (``SELECT ... FOR UPDATE``).
 _ROW_LOCKS = frozenset({"postgresql", "mysql", "mariadb"})
 
@@ -262,25 +265,57 @@ class Store:
 
     def search(self, rt: ResourceType, filt: ast.Filter | None, *, sort_by: ast.AttrPath | None = None,
                descending: bool = False, start_index: int = 1, count: int = 100) -> tuple[int, list[Any]]:
-        condition, params = self._tenant_clause(rt)
-        if filt is not None:
-            condition = sa.and_(condition, FilterCompiler(self.registry, rt, self.dialect).compile(filt))
+        """A page of ``rt`` matching ``filt`` and the total.
+
+        The filter is compiled to a plan (:mod:`~flask_scim_entitlements.filters.plan`): its shape picks a
+        statement built once and reused, its values are bound at execution.  Okta's lookups
+        (``userName eq "..."``, a new name each time) then build no SQL expression at all.
+        """
+        tenant, params = self._tenant_clause(rt)
+        node = None if filt is None else FilterCompiler(self.registry, rt, self.dialect).to_plan(filt)
+        shape = None
+        if node is not None:
+            shape, values = filter_plan.shape(node)
+            params.update({filter_plan.param_name(i): value for i, value in enumerate(values)})
+        key = (rt.name, self.tenant is None, shape)
+
+        def where() -> Any:
+            return tenant if node is None else sa.and_(tenant, filter_plan.to_sql(node, inline=False))
+
         if count <= 0:
-            return self._count(rt, condition, params), []
-        order = []
-        if sort_by is not None:
-            column = self._sort_column(rt, sort_by)
-            order.append(column.desc() if descending else column.asc())
-            order.append(rt.mapping.id.desc() if descending else rt.mapping.id.asc())
-        else:
-            order.append(self._plan(("id order", rt.name), lambda: rt.mapping.id.asc()))
-        page = self._load(rt, sa.select(*self._shape(rt)).where(condition).order_by(*order)
-                          .offset(start_index - 1).limit(count), params)
+            return self._count(rt, key, where, params), []
+        order = None if sort_by is None else self._sort_column(rt, sort_by)
+
+        def page_statement() -> Any:
+            if order is None:
+                ordering = [rt.mapping.id.asc()]
+            elif descending:
+                ordering = [order.desc(), rt.mapping.id.desc()]
+            else:
+                ordering = [order.asc(), rt.mapping.id.asc()]
+            return (sa.select(*self._shape(rt)).where(where()).order_by(*ordering)
+                    .offset(sa.bindparam("scim_offset", type_=sa.Integer))
+                    .limit(sa.bindparam("scim_limit", type_=sa.Integer)))
+
+        sort_key = None if sort_by is None else (str(sort_by).lower(), descending)
+        statement = self._shaped(("page", *key, sort_key), page_statement)
+        page = self._load(rt, statement, {**params, "scim_offset": start_index - 1, "scim_limit": count})
         # A short page ends the result, so it tells the total: Okta's lookups (count=100, one match)
         # then cost no COUNT statement.  Only a full page, or an empty page past the start, needs one.
         if len(page) < count and (page or start_index == 1):
             return start_index - 1 + len(page), page
-        return self._count(rt, condition, params), page
+        return self._count(rt, key, where, params), page
+
+    def _shaped(self, key: Any, build: Callable[[], Any]) -> Any:
+        """A statement of a filter's shape (see :meth:`search`), built on first use.  Clients choose the
+        shapes, so at most :data:`SHAPED_STATEMENTS` are kept; the memo starts over when full."""
+        memo: dict[Any, Any] = self.registry.__dict__.setdefault("_shaped_statements", {})
+        statement = memo.get(key)
+        if statement is None:
+            if len(memo) >= SHAPED_STATEMENTS:
+                memo.clear()
+            memo[key] = statement = build()
+        return statement
 
     def link_counts(self, rt: ResourceType, objs: Sequence[Any], attribute: str) -> list[int] | None:
         """How many ``attribute`` links (e.g. members) each of ``objs`` has, in one statement; None if unlinked."""
@@ -305,8 +340,8 @@ class Store:
                             lambda: mapping.tenant == sa.bindparam("scim_tenant", type_=mapping.tenant.type))
         return clause, {"scim_tenant": self.tenant_value(mapping)}
 
-    def _count(self, rt: ResourceType, condition: Any, params: dict[str, Any]) -> int:
-        statement = sa.select(sa.func.count(rt.mapping.id)).where(condition)
+    def _count(self, rt: ResourceType, key: Any, where: Callable[[], Any], params: dict[str, Any]) -> int:
+        statement = self._shaped(("count", *key), lambda: sa.select(sa.func.count(rt.mapping.id)).where(where()))
         return self._connection().execute(statement, params).scalar() or 0
 
     def _sort_column(self, rt: ResourceType, path: ast.AttrPath) -> Any:

@@ -62,6 +62,24 @@ def test_every_document_dumps_the_same_through_the_compiled_dump_as_through_the_
         assert checked >= 3 + 1 + 3 + 2  # users, a group, roles, characteristics
 
 
+def test_a_wire_schema_with_a_load_hook_and_an_extension_is_dumped_by_the_compiled_dump(app: Any, scim: Scim) -> None:
+    """The wire schemas' ``post_load`` changes nothing a dump gives: it must not send dumps back to marshmallow."""
+    team_urn = "urn:bestapps:scim:schemas:extension:todoapp:1.0:User"
+    user = new_user(scim, "teamed@example.com", **{team_urn: {"team": "Platform"}})
+    with app.test_request_context():
+        state = app.extensions["scim_entitlements"]
+        rt = state.registry.user
+        wire = state.wire_schema(rt)
+        schema = resource_dump_schema(wire, LINK_ATTRIBUTES)
+        assert schema._hooks.get("post_load")  # noqa: SLF001 - the case this test is about
+        compiled = compile_dump(schema)
+        assert compiled != schema.dump
+        store = Store(state.db.session, state.registry, _tenant(app), "http://localhost/scim/v2")
+        doc = store.documents(rt, [store.get(rt, user["id"])])[0]
+        assert doc[team_urn] == {"team": "Platform"}
+        assert json.dumps(compiled(doc)) == json.dumps(wire.dump(doc))
+
+
 def test_a_groups_member_items_are_built_once_and_dumped_as_they_are(app: Any, scim: Scim) -> None:
     _populate(scim, app)
     with app.test_request_context():

@@ -30,14 +30,14 @@ import sqlalchemy as sa
 from ..errors import InvalidFilterError
 from ..mapping import Attr, MultiValued
 from ..schemas import definitions as d
-from . import ast
+from . import ast, plan
 from .lexer import decode_number
 
 if TYPE_CHECKING:
     from ..resource_types import Link, Registry, ResourceType
 
-_TRUE = sa.true()
-_FALSE = sa.false()
+_TRUE = plan.TRUE
+_FALSE = plan.FALSE
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,11 @@ class FilterCompiler:
 
     # -- entry point --------------------------------------------------------
     def compile(self, f: ast.Filter) -> sa.ColumnElement[bool]:
+        """The SQLAlchemy condition of ``f``, its values bound in it."""
+        return plan.to_sql(self._compile(f, None), inline=True)
+
+    def to_plan(self, f: ast.Filter) -> plan.Expr:
+        """The condition of ``f`` as a plan (:mod:`.plan`): a key per shape, the values apart."""
         return self._compile(f, None)
 
     def link_elements(self, link: Link, f: ast.Filter) -> tuple[Any, sa.ColumnElement[bool]]:
@@ -108,15 +113,15 @@ class FilterCompiler:
         """
         resolved = self._resolve(ast.AttrPath(link.attribute))
         source = self._assoc_source(link)
-        return source.select_from, self._compile(f, (resolved.attribute, source))
+        return source.select_from, plan.to_sql(self._compile(f, (resolved.attribute, source)), inline=True)
 
-    def _compile(self, f: ast.Filter, element: tuple[d.Attribute, _Source] | None) -> sa.ColumnElement[bool]:
+    def _compile(self, f: ast.Filter, element: tuple[d.Attribute, _Source] | None) -> plan.Expr:
         if isinstance(f, ast.And):
-            return sa.and_(self._compile(f.left, element), self._compile(f.right, element))
+            return plan.and_(self._compile(f.left, element), self._compile(f.right, element))
         if isinstance(f, ast.Or):
-            return sa.or_(self._compile(f.left, element), self._compile(f.right, element))
+            return plan.or_(self._compile(f.left, element), self._compile(f.right, element))
         if isinstance(f, ast.Not):
-            return sa.not_(self._compile(f.expr, element))
+            return plan.not_(self._compile(f.expr, element))
         if isinstance(f, ast.ValuePath):
             if element is not None:
                 raise InvalidFilterError("value filters cannot be nested")
@@ -129,7 +134,7 @@ class FilterCompiler:
                 # value filter means the same filter with each path qualified (``name.givenName eq "x"``),
                 # and the value must exist: ``name[not (givenName pr)]`` is false for a user with no name.
                 exists = self._compile(ast.Present(ast.AttrPath(f.path.attr, None, f.path.urn)), None)
-                return sa.and_(exists, self._compile(_qualify(f.filter, f.path), None))
+                return plan.and_(exists, self._compile(_qualify(f.filter, f.path), None))
             return self._exists(resolved, lambda source: self._compile(f.filter, (attribute, source)))
         if isinstance(f, ast.Present):
             if element is None and f.path.sub_attr is None:
@@ -140,16 +145,16 @@ class FilterCompiler:
         if isinstance(f, ast.Compare):
             if f.value is None:
                 if f.op == "eq":
-                    return sa.not_(self._compile(ast.Present(f.path), element))
+                    return plan.not_(self._compile(ast.Present(f.path), element))
                 if f.op == "ne":
                     return self._compile(ast.Present(f.path), element)
                 raise InvalidFilterError(f"{f.path} {f.op} null: only eq and ne compare with null")
             if f.op == "ne":
-                return sa.not_(self._compile(ast.Compare(f.path, "eq", f.value), element))
+                return plan.not_(self._compile(ast.Compare(f.path, "eq", f.value), element))
             return self._leaf(f.path, element, lambda expr, attr: self._compare(expr, attr, f.op, f.value, f.path))
         raise InvalidFilterError(f"unsupported filter node {type(f).__name__}")
 
-    def _present_complex(self, path: ast.AttrPath) -> sa.ColumnElement[bool] | None:
+    def _present_complex(self, path: ast.AttrPath) -> plan.Expr | None:
         """``name pr`` for a single-valued complex attribute without ``value``, else None.
 
         RFC 7644 §3.4.2.2 (and the evaluator): such a value is present when one of its
@@ -174,7 +179,7 @@ class FilterCompiler:
             clauses.append(clause)
         if error is not None:
             raise error
-        return sa.or_(*clauses) if clauses else _FALSE
+        return plan.or_(*clauses) if clauses else _FALSE
 
     # -- attribute resolution ----------------------------------------------
     def _resolve(self, path: ast.AttrPath) -> d.ResolvedPath:
@@ -188,7 +193,7 @@ class FilterCompiler:
         return resolved
 
     def _leaf(self, path: ast.AttrPath, element: tuple[d.Attribute, _Source] | None,
-              build: Callable[[Any, d.Attribute], sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
+              build: Callable[[Any, d.Attribute], plan.Expr]) -> plan.Expr:
         if element is not None:
             # Inside a value filter: the path names a sub-attribute of the element.
             attribute, source = element
@@ -226,8 +231,8 @@ class FilterCompiler:
                 continue
             held = [self._compile(ast.Present(ast.AttrPath(a.name, None, ext.id)), None)
                     for a in ext.attributes if a.returned != d.NEVER]
-            clauses.append(sa.and_(sa.or_(*held) if held else _FALSE, hit))
-        return sa.or_(*clauses)
+            clauses.append(plan.and_(plan.or_(*held) if held else _FALSE, hit))
+        return plan.or_(*clauses)
 
     def _on_row(self, resolved: d.ResolvedPath, build: Callable[[Any, d.Attribute], Any]) -> Any:
         name = resolved.attribute.name
@@ -263,7 +268,20 @@ class FilterCompiler:
         return build(column, sub)
 
     # -- multi-valued sources ----------------------------------------------
+    def _memo(self, key: Any, build: Callable[[], Any]) -> Any:
+        """Built once per registry: a plan names its SQL elements (joins, correlations) by identity,
+        so the same source must be the same objects on every request for its shape to recur."""
+        memo: dict[Any, Any] = self.registry.__dict__.setdefault("_filter_sources", {})
+        found = memo.get(key)
+        if found is None:
+            memo[key] = found = build()
+        return found
+
     def _sources(self, resolved: d.ResolvedPath) -> list[_Source]:
+        key = ("sources", self.rt.name, resolved.schema, resolved.attribute.name, resolved.is_extension)
+        return self._memo(key, lambda: self._build_sources(resolved))  # type: ignore[no-any-return]
+
+    def _build_sources(self, resolved: d.ResolvedPath) -> list[_Source]:
         attribute = resolved.attribute
         if not resolved.is_extension:
             links = [link for link in self.registry.links(self.rt) if link.attribute == attribute.name]
@@ -286,6 +304,10 @@ class FilterCompiler:
 
     def _assoc_source(self, link: Link) -> _Source:
         """The elements of a linked attribute (members, groups, roles, entitlements): association rows."""
+        return self._memo(("link", self.rt.name, link.attribute, id(link)),  # type: ignore[no-any-return]
+                          lambda: self._build_assoc_source(link))
+
+    def _build_assoc_source(self, link: Link) -> _Source:
         assoc, target_mapping, owner_id = link.association, link.target, self.mapping.id
         display = target_mapping.display_column()
         extra = {sub: _Const(value) for sub, value in link.constants.items()}
@@ -294,25 +316,26 @@ class FilterCompiler:
         columns = {"value": target_mapping.id, "display": _Const(None) if display is None else display, **extra}
         return _Source(select_from, assoc.owner_key == owner_id, columns, value_is_id=target_mapping)
 
-    def _exists(self, resolved: d.ResolvedPath, build: Callable[[_Source], Any]) -> sa.ColumnElement[bool]:
+    def _exists(self, resolved: d.ResolvedPath, build: Callable[[_Source], Any]) -> plan.Expr:
         clauses = []
         for source in self._sources(resolved):
             condition = build(source)
             if source.select_from is None:  # a column on the resource's own row; correlate = "it is present"
-                clauses.append(sa.and_(source.correlate, condition))
+                clauses.append(plan.and_(plan.col(source.correlate), condition))
             else:
-                clauses.append(sa.exists().select_from(source.select_from).where(source.correlate, condition))
-        return sa.or_(*clauses) if clauses else _FALSE
+                clauses.append(plan.exists(source.select_from, plan.col(source.correlate), condition))
+        return plan.or_(*clauses) if clauses else _FALSE
 
     # -- leaves --------------------------------------------------------------
-    def _present(self, expr: Any, attribute: d.Attribute) -> sa.ColumnElement[bool]:
+    def _present(self, expr: Any, attribute: d.Attribute) -> plan.Expr:
         if isinstance(expr, tuple):  # ("id", column[, mapping])
-            return expr[1].is_not(None)
+            return plan.col(expr[1]).is_not(None)
         if isinstance(expr, _Const):
             value = expr.value
             return _TRUE if value not in (None, "", [], {}) else _FALSE
+        expr = plan.col(expr)
         if attribute.type in (d.STRING, d.REFERENCE, d.BINARY):
-            return sa.and_(expr.is_not(None), expr != "")
+            return plan.and_(expr.is_not(None), expr != "")
         return expr.is_not(None)
 
     def _compare(self, expr: Any, attribute: d.Attribute, op: str, value: Any, path: ast.AttrPath) -> Any:
@@ -320,23 +343,24 @@ class FilterCompiler:
         if isinstance(expr, _Const):
             return self._compare_const(expr.value, attribute, op, literal)
         if isinstance(expr, tuple):
-            column, mapping = expr[1], (expr[2] if len(expr) > 2 else self.mapping)
+            column, mapping = plan.col(expr[1]), (expr[2] if len(expr) > 2 else self.mapping)
             if not isinstance(literal, str):
                 raise InvalidFilterError(f"{path}: ids are strings")
             if op != "eq":
                 # Ids are case-exact strings (RFC 7643 §3.1): co/sw/ew and gt/ge/lt/le compare their text
                 # form by code point, as the evaluator does, rather than the column's native order.
-                text = sa.cast(column, sa.String)
-                return sa.and_(column.is_not(None), self._string_op(text, op, literal, case_exact=True))
+                text = plan.cast(column, sa.String)
+                return plan.and_(column.is_not(None), self._string_op(text, op, literal, case_exact=True))
             parsed = mapping.parse_id(literal)
-            return _FALSE if parsed is None else sa.and_(column.is_not(None), column == parsed)
+            return _FALSE if parsed is None else plan.and_(column.is_not(None), column == parsed)
+        expr = plan.col(expr)
         guard = expr.is_not(None)
         if attribute.type in (d.STRING, d.REFERENCE, d.BINARY):
             # "" is absent (as in _present): it matches no comparison, not even "le" or "co".
-            guard = sa.and_(guard, expr != "")
-            return sa.and_(guard, self._string_op(expr, op, literal, case_exact=attribute.case_exact))
+            guard = plan.and_(guard, expr != "")
+            return plan.and_(guard, self._string_op(expr, op, literal, case_exact=attribute.case_exact))
         if attribute.type == d.BOOLEAN:
-            return sa.and_(guard, expr == literal)
+            return plan.and_(guard, expr == literal)
         if attribute.type == d.DATETIME:
             if isinstance(literal, _OutOfRange):
                 # RFC 7643 §2.3.5 (xsd:dateTime) has no last year; every stored value is on one side of it.
@@ -356,21 +380,21 @@ class FilterCompiler:
             def before(t: datetime | None) -> Any:
                 return _TRUE if t is None else expr < t
 
-            exact = sa.and_(expr >= floor, before(after)) if literal == floor else _FALSE
+            exact = plan.and_(expr >= floor, before(after)) if literal == floor else _FALSE
             comparison = {"eq": exact, "gt": at_or_after(after), "ge": at_or_after(ceiling),
                           "lt": before(ceiling), "le": before(after)}
-            return sa.and_(guard, comparison[op])
+            return plan.and_(guard, comparison[op])
         comparison = {"eq": expr == literal, "gt": expr > literal, "ge": expr >= literal,
                       "lt": expr < literal, "le": expr <= literal}
-        return sa.and_(guard, comparison[op])
+        return plan.and_(guard, comparison[op])
 
     def _string_op(self, expr: Any, op: str, literal: str, *, case_exact: bool) -> Any:
         if not case_exact:
             # Fold with SQL's lower() on both sides, like a host's index on lower(column) does
             # (on SQLite, lower() folds ASCII only: the README says so).
-            expr = sa.func.lower(expr)
+            expr = plan.func.lower(expr)
             if op == "eq":
-                return expr == sa.func.lower(sa.literal(literal, type_=sa.String))
+                return expr == plan.func.lower(plan.literal(literal, sa.String))
             literal = literal.lower()
         if op == "eq":
             # No COLLATE here: equality is the same under any deterministic collation, and a COLLATE
@@ -384,10 +408,10 @@ class FilterCompiler:
             # SQLite's LIKE ignores ASCII case: compare exactly with instr/substr instead.
             n = len(literal)
             if op == "co":
-                return sa.func.instr(expr, literal) > 0
+                return plan.func.instr(expr, literal) > 0
             if op == "sw":
-                return sa.func.substr(expr, 1, n) == literal
-            return sa.and_(sa.func.length(expr) >= n, sa.func.substr(expr, -n, n) == literal) if n else _TRUE
+                return plan.func.substr(expr, 1, n) == literal
+            return plan.and_(plan.func.length(expr) >= n, plan.func.substr(expr, -n, n) == literal) if n else _TRUE
         pattern = {"co": "%{}%", "sw": "{}%", "ew": "%{}"}[op].format(_escape_like(literal))
         return expr.like(pattern, escape="\\")
 

@@ -111,6 +111,10 @@ class ShapedItems(fields.Field):
         return value
 
 
+#: The hooks that change what ``dump`` gives (load hooks, as the wire schemas' ``post_load``, do not).
+_DUMP_HOOKS = ("pre_dump", "post_dump")
+
+
 def compile_dump(schema: Schema) -> Callable[[Any], Any]:
     """``schema.dump`` for documents (dicts), with the per-field machinery resolved once.
 
@@ -122,10 +126,14 @@ def compile_dump(schema: Schema) -> Callable[[Any], Any]:
     ``pre_dump``/``post_dump`` hooks is dumped by marshmallow.  (tests/test_query_counts.py
     compares the two dumps.)
     """
-    if any(schema._hooks.values()):
+    if any(schema._hooks.get(tag) for tag in _DUMP_HOOKS):
         return schema.dump
     steps: list[tuple[str, str, Any, Any]] = []  # (source key, output key, converter or None, field)
     for name, field in schema.dump_fields.items():
+        if type(field) is _ExtensionField and not any(field.schema._hooks.get(tag) for tag in _DUMP_HOOKS):
+            # An extension's object is read under its URN (see _ExtensionField.serialize).
+            steps.append((field.urn, field.data_key or name, _nested(compile_dump(field.schema)), field))
+            continue
         steps.append((field.attribute or name, field.data_key or name, _converter(field), field))
     get_attribute = schema.get_attribute
 
@@ -155,6 +163,10 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _nested(inner_dump: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else inner_dump(value)
+
+
 def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
     """How to dump a field's value, or None when only the field itself can (see :func:`compile_dump`)."""
     if "." in (field.attribute or field.name or "") or field.dump_default is not missing:
@@ -166,8 +178,7 @@ def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
         return _same
     if isinstance(field, fields.Nested) and kind is fields.Nested and not field.many and not field.only \
             and not field.exclude:
-        inner_dump = compile_dump(field.schema)
-        return lambda value: None if value is None else inner_dump(value)
+        return _nested(compile_dump(field.schema))
     if isinstance(field, fields.List) and kind is fields.List:
         inner = _converter(field.inner)
         if inner is not None:

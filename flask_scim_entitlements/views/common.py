@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,8 +42,31 @@ def base_url() -> str:
     request's own root, whose ``Host`` header the client chooses (behind a proxy, let werkzeug's
     ``ProxyFix`` take it from the trusted proxy only: README).
     """
-    config = current_app.extensions["scim_entitlements"].config
-    return (config.base_url or request.host_url).rstrip("/") + current_prefix()
+    state = current_app.extensions["scim_entitlements"]
+    return (state.config.base_url or _host_url(state.host_urls)).rstrip("/") + current_prefix()
+
+
+#: Most hosts an app remembers the root URL of (see :func:`_host_url`).
+_HOST_URLS_MAX = 64
+
+
+def _host_url(memo: dict[tuple[str, ...], str]) -> str:
+    """werkzeug's ``request.host_url``, remembered per app by what it is made of.
+
+    Building it (IRI decoding, the ``TRUSTED_HOSTS`` check) costs more than the rest of a small
+    read's URL work, and a deployment sees a few hosts.  Clients choose the Host header, so the
+    memo is bounded and starts over when full; a host the check refuses raises, and is never kept.
+    """
+    environ = request.environ
+    key = (environ.get("wsgi.url_scheme", ""), environ.get("HTTP_HOST", ""), environ.get("SERVER_NAME", ""),
+           environ.get("SERVER_PORT", ""), environ.get("SCRIPT_NAME", ""))
+    url = memo.get(key)
+    if url is None:
+        url = request.host_url
+        if len(memo) >= _HOST_URLS_MAX:
+            memo.clear()
+        memo[key] = url
+    return url
 
 
 def read_json_body(max_bytes: int) -> dict[str, Any]:
@@ -83,6 +107,10 @@ def _finite_float(text: str) -> float:
     return value
 
 
+#: NUL and the UTF-16 surrogate range: text no database stores (see :func:`check_text`).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def check_text(value: Any) -> None:
     """Reject text no database stores: NUL characters and lone UTF-16 surrogates.
 
@@ -94,7 +122,7 @@ def check_text(value: Any) -> None:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item or any(0xD800 <= ord(ch) <= 0xDFFF for ch in item):
+            if _UNSTORABLE.search(item):
                 raise InvalidValueError("text may not contain NUL characters or unpaired surrogates")
         elif isinstance(item, dict):
             stack.extend(item.keys())

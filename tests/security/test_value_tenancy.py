@@ -145,6 +145,25 @@ def test_without_a_base_url_locations_follow_the_request_host(app: Any, scim: Sc
     assert body["Resources"][0]["meta"]["location"].startswith("http://evil.test/scim/v2/Users/")
 
 
+def test_locations_follow_each_requests_host_though_the_host_url_is_remembered(app: Any, scim: Scim) -> None:
+    """views.common._host_url remembers werkzeug's host_url per host: each request still gets its own."""
+    for host in ("a.test", "b.test:8443", "a.test"):
+        body = scim.get("/Users", headers={"Host": host}).get_json()
+        assert body["Resources"][0]["meta"]["location"].startswith(f"http://{host}/scim/v2/Users/")
+    memo = app.extensions["scim_entitlements"].host_urls
+    for i in range(200):  # clients choose the Host header: the memo stays bounded
+        scim.get("/ServiceProviderConfig", headers={"Host": f"h{i}.test"})
+    assert 0 < len(memo) <= 64
+
+
+def test_a_host_outside_trusted_hosts_is_refused_on_every_request(database_url: str) -> None:
+    with example_app(database_url, TRUSTED_HOSTS=["scim.todo.test"]) as trusted:
+        scim = Scim(trusted.test_client(), issue_token(trusted, "gridco.example"))
+        assert scim.get("/Users", headers={"Host": "scim.todo.test"}).status_code == 200
+        for _ in range(2):  # refused, and not remembered as if it had been checked
+            assert scim.get("/Users", headers={"Host": "evil.test"}).status_code == 400
+
+
 @pytest.fixture
 def based_app(database_url: str) -> Iterator[Any]:
     with example_app(database_url, SCIM_BASE_URL="https://scim.todo.test/api/") as app:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -342,9 +343,16 @@ class BoundMapping:
         except (AttributeError, NotImplementedError):
             return str
 
+    @cached_property
+    def _id_kind(self) -> tuple[type, int]:
+        """(the id column's Python type, its bits if an integer): read once, not per id parsed."""
+        bits = 16 if isinstance(self.id.type, sa.SmallInteger) else 64 if isinstance(
+            self.id.type, sa.BigInteger) else 32
+        return self.id_python_type(), bits
+
     def parse_id(self, text: str) -> Any | None:
         """The id column value for a SCIM id string, or ``None`` when it cannot be one."""
-        kind = self.id_python_type()
+        kind, bits = self._id_kind
         if kind is str:
             return text
         if kind is int:
@@ -355,8 +363,6 @@ class BoundMapping:
             if len(digits) > 19:  # past any 64-bit id, and int() refuses 4,300 digits and more
                 return None
             value = int(text)
-            bits = 16 if isinstance(self.id.type, sa.SmallInteger) else 64 if isinstance(
-                self.id.type, sa.BigInteger) else 32
             if str(value) != text or not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
                 return None
             return value

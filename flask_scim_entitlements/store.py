@@ -30,13 +30,14 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, scoped_session, selectinload
 
 from .errors import InvalidPathError, InvalidValueError, NoTargetError, NotFoundError, UniquenessError
 from .filters import ast
@@ -131,13 +132,16 @@ def _key_of(obj: Any, column: Any) -> Any:
 class Store:
     def __init__(self, session: Session, registry: Registry, tenant: Any, base_url: str, *,
                  drop_unknown_grants: bool = False) -> None:
-        self.session = session
+        # Flask-SQLAlchemy hands a scoped_session: a proxy that looks the request's session up on every
+        # attribute.  A store lives for one request, so it holds that session itself.
+        self.session = session() if isinstance(session, scoped_session) else session
+        self._read_connection: tuple[Any, Any] | None = None  # (transaction, its connection)
         #: SCIM_UNKNOWN_GRANTS="drop": a grant of a role or entitlement that no longer exists is skipped.
         self.drop_unknown_grants = drop_unknown_grants
         self.registry = registry
         self.tenant = tenant
         self.base_url = base_url.rstrip("/")
-        bind = session.get_bind()
+        bind = self.session.get_bind()
         self.dialect = bind.dialect.name
 
     # ------------------------------------------------------------- write lock
@@ -250,9 +254,16 @@ class Store:
     def _connection(self) -> Any:
         """The session's connection, for plain-row reads: they skip the ORM's per-statement machinery
         (about 50 µs each), so what the session has pending is flushed first, as its autoflush would."""
-        if self.session.new or self.session.dirty or self.session.deleted:
-            self.session.flush()
-        return self.session.connection()
+        session = self.session
+        if session.new or session.dirty or session.deleted:
+            session.flush()
+        transaction = session.get_transaction()
+        held = self._read_connection
+        if held is not None and transaction is not None and held[0] is transaction:
+            return held[1]
+        connection = session.connection()
+        self._read_connection = (session.get_transaction(), connection)
+        return connection
 
     def _plan(self, key: Any, build: Callable[[], Any]) -> Any:
         """A statement (or plan) of this registry's, built on first use and reused: SQLAlchemy then finds
@@ -368,7 +379,7 @@ class Store:
         return [selectinload(t.relationship) for t in rt.mapping.targets.values() if isinstance(t, MultiValued)]
 
     # ----------------------------------------------------------- documents
-    def documents(self, rt: ResourceType, objs: Sequence[Any], wanted: set[str] | None = None,
+    def documents(self, rt: ResourceType, objs: Sequence[Any], wanted: AbstractSet[str] | None = None,
                   hidden: Mapping[str, Collection[str]] | None = None) -> list[dict[str, Any]]:
         """SCIM documents for ``objs``.
 
@@ -458,7 +469,7 @@ class Store:
         meta["version"] = 'W/"' + hashlib.sha256(basis.encode()).hexdigest()[:16] + '"'
         return meta
 
-    def _children(self, rt: ResourceType, objs: Sequence[Any], wanted: set[str] | None,
+    def _children(self, rt: ResourceType, objs: Sequence[Any], wanted: AbstractSet[str] | None,
                   hidden: Mapping[str, Collection[str]]) -> dict[tuple[str, Any], list[dict[str, Any]]]:
         """The items of every child-table attribute (emails) and link (groups, roles...) of ``objs``,
         keyed by (attribute, owner key), in ONE statement (a ``UNION ALL``) whatever the page size."""
@@ -498,7 +509,7 @@ class Store:
             items.append(item)
         return out
 
-    def _read_plan(self, rt: ResourceType, wanted: set[str] | None,
+    def _read_plan(self, rt: ResourceType, wanted: AbstractSet[str] | None,
                    hidden: Mapping[str, Collection[str]]) -> _ReadPlan:
         """The statement reading ``rt``'s children and links, built once per shape and reused.
 
@@ -513,7 +524,7 @@ class Store:
                frozenset((k, frozenset(v)) for k, v in hidden.items() if v))
         return self._plan(key, lambda: self._build_read_plan(rt, wanted, hidden))
 
-    def _build_read_plan(self, rt: ResourceType, wanted: set[str] | None,
+    def _build_read_plan(self, rt: ResourceType, wanted: AbstractSet[str] | None,
                          hidden: Mapping[str, Collection[str]]) -> _ReadPlan:
         slot_types: list[Any] = []
         parts: list[tuple[Any, list[tuple[int, Any]], Any, list[int]]] = []  # from, [(slot, expr)], where, order

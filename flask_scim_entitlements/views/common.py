@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from flask import current_app, request
@@ -167,18 +168,30 @@ class Projection:
     def from_args(cls, args: Any) -> Projection:
         return cls.from_values(args.get("attributes"), args.get("excludedAttributes"))
 
-    def wanted_links(self, schema: d.ResourceSchema) -> set[str]:
-        return {name for name in LINK_ATTRIBUTES
-                if schema.top_level(name) is not None and self._selects(schema.core.id, name, schema) is not False}
+    def wanted_links(self, schema: d.ResourceSchema) -> frozenset[str]:
+        """The linked attributes the response carries (decided once per projection and schema)."""
+        return self._memo(schema)[3]  # type: ignore[no-any-return]
 
-    def hidden_link_subs(self, schema: d.ResourceSchema) -> dict[str, set[str]]:
+    def hidden_link_subs(self, schema: d.ResourceSchema) -> Mapping[str, frozenset[str]]:
         """Per linked attribute, the sub-attributes the response drops: the store need not compute them."""
-        out = {}
-        for name in LINK_ATTRIBUTES:
-            resolved = schema.resolve(schema.core.id, name)
-            if resolved is not None:
-                out[name] = self._hidden_subs(resolved, name)
-        return out
+        return self._memo(schema)[4]  # type: ignore[no-any-return]
+
+    def _memo(self, schema: d.ResourceSchema) -> tuple[Any, ...]:
+        """(schema, decisions, extensions, wanted links, hidden link subs): what depends only on
+        (projection, schema), kept across requests (most ask for the default)."""
+        memo = _DECISIONS.get((self, id(schema)))
+        if memo is None or memo[0] is not schema:
+            if len(_DECISIONS) >= _DECISIONS_KEPT:
+                _DECISIONS.clear()
+            wanted = frozenset(name for name in LINK_ATTRIBUTES if schema.top_level(name) is not None
+                               and self._selects(schema.core.id, name, schema) is not False)
+            hidden = {}
+            for name in LINK_ATTRIBUTES:
+                resolved = schema.resolve(schema.core.id, name)
+                if resolved is not None:
+                    hidden[name] = frozenset(self._hidden_subs(resolved, name))
+            memo = _DECISIONS[(self, id(schema))] = (schema, {}, {}, wanted, MappingProxyType(hidden))
+        return memo
 
     def _matches(self, paths: tuple[ast.AttrPath, ...], urn: str, name: str,
                  schema: d.ResourceSchema) -> tuple[bool, set[str] | None]:
@@ -225,12 +238,7 @@ class Projection:
     def applier(self, schema: d.ResourceSchema) -> Callable[[dict[str, Any]], dict[str, Any]]:
         """:meth:`apply` for many documents of one schema: each attribute's decision is taken once."""
         # Decisions depend only on (projection, schema): kept across requests (most ask for the default).
-        memo = _DECISIONS.get((self, id(schema)))
-        if memo is None or memo[0] is not schema:
-            if len(_DECISIONS) >= _DECISIONS_KEPT:
-                _DECISIONS.clear()
-            memo = _DECISIONS[(self, id(schema))] = (schema, {}, {})
-        _schema, decisions, extensions = memo
+        _schema, decisions, extensions, _wanted, _hidden = self._memo(schema)
 
         def decide(urn: str, name: str) -> tuple[bool | set[str], set[str]]:
             decision = decisions.get((urn, name))
@@ -284,7 +292,7 @@ class Projection:
 
 _DROP = object()
 #: (projection, id(schema)) -> (schema, decisions, extensions) of Projection.applier
-_DECISIONS: dict[tuple[Projection, int], tuple[Any, dict[Any, Any], dict[str, Any]]] = {}
+_DECISIONS: dict[tuple[Projection, int], tuple[Any, ...]] = {}
 _DECISIONS_KEPT = 256
 
 

@@ -46,6 +46,7 @@ from .filters.compiler import FilterCompiler, parse_datetime
 from .mapping import Association, Attr, BoundMapping, MultiValued
 from .patch.links import ADD, REMOVE, REPLACE, LinkOperation
 from .schemas import definitions as d
+from .schemas.messages import LinkItems
 
 if TYPE_CHECKING:
     from .resource_types import Link, Registry, ResourceType
@@ -480,6 +481,7 @@ class Store:
         params = {name: self._param_value([getattr(obj, key) for obj in objs]) for name, key in plan.params}
         base = self.base_url
         branches = plan.branches
+        omitted = {branch.name: frozenset(hidden.get(branch.name, ())) for branch in branches if not branch.subs}
         for row in self._connection().execute(plan.statement, params):
             branch = branches[row[0]]
             item: dict[str, Any]
@@ -505,7 +507,7 @@ class Store:
             key = (branch.name, row[branch.owner])
             items = out.get(key)
             if items is None:
-                out[key] = items = []
+                out[key] = items = [] if branch.subs else LinkItems(omitted[branch.name])
             items.append(item)
         return out
 

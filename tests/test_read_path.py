@@ -147,3 +147,15 @@ def test_a_hosts_attribute_getter_is_handed_a_model_instance_on_every_read(datab
         found = scim.get('/Users?filter=userName eq "ada"').get_json()["Resources"]
         assert one["displayName"] == page[0]["displayName"] == found[0]["displayName"] == "Ada Lovelace"
         assert len(seen_by_getter) == 3 and all(isinstance(m, Member) for m in seen_by_getter)
+
+
+def test_link_items_are_searched_for_hidden_keys_unless_the_store_left_those_out() -> None:
+    from flask_scim_entitlements.schemas.messages import LinkItems
+    from flask_scim_entitlements.views.common import _without
+
+    left_out = LinkItems(frozenset({"display"}))
+    left_out.extend([{"value": "1", "type": "User"}] * 3)
+    assert _without(left_out, {"display"}) is left_out  # not walked, not copied
+    kept = LinkItems(frozenset())
+    kept.extend([{"value": "1", "display": "Ann", "type": "User"}])
+    assert _without(kept, {"display"}) == [{"value": "1", "type": "User"}]

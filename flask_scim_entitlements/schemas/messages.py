@@ -115,6 +115,20 @@ class ShapedItems(fields.Field):
 _DUMP_HOOKS = ("pre_dump", "post_dump")
 
 
+class LinkItems(list):  # type: ignore[type-arg]
+    """A list of link items the store built, knowing which sub-attributes it ``omitted``.
+
+    The store leaves out what the response will not carry (``members.display`` unless asked
+    for), so the projection need not look through 100,000 members for keys to drop.
+    """
+
+    __slots__ = ("omitted",)
+
+    def __init__(self, omitted: frozenset[str]) -> None:
+        super().__init__()
+        self.omitted = omitted
+
+
 def compile_dump(schema: Schema) -> Callable[[Any], Any]:
     """``schema.dump`` for documents (dicts), with the per-field machinery resolved once.
 

@@ -24,6 +24,7 @@ from ..filters import ast
 from ..filters.parser import parse_attribute_list
 from ..prefix import current_prefix
 from ..schemas import definitions as d
+from ..schemas.messages import LinkItems
 
 #: Attributes filled from other resources; the store loads only those a response needs.
 LINK_ATTRIBUTES = ("members", "groups", "roles", "entitlements")
@@ -304,6 +305,8 @@ def _without(value: Any, hidden: set[str]) -> Any:
             return item  # nothing to drop: no copy (a 100,000-member list is not rebuilt)
         return {k: v for k, v in item.items() if k not in hidden}
 
+    if isinstance(value, LinkItems) and hidden <= value.omitted:
+        return value  # the store left these out: nothing to look for
     if isinstance(value, list):
         if all(not isinstance(v, dict) or hidden.isdisjoint(v) for v in value):
             return value

@@ -23,8 +23,8 @@ POSTGRES_URL = os.environ.get("SCIM_BENCH_POSTGRES_URL", "postgresql+psycopg://p
 PEERS_VENV = Path(os.environ.get("SCIM_BENCH_PEERS_VENV", "/tmp/bench-peers"))
 WORKERS = 2
 THREADS = 4
-OURS, OURS_LOG, FLOOR = "ours", "ours + activity log", "floor-eq"
-#: The activity log's row: the operations where a per-request INSERT shows.
+OURS, OURS_LOG, FLOOR = "ours", "example app", "floor-eq"
+#: The whole example app's row (web UI session handling, activity log): the small requests, where it shows.
 LOG_OPS = ("lookup", "get", "post")
 
 

@@ -1,9 +1,13 @@
-"""The bench-only WSGI entry point: the example app, serving SCIM.
+"""The bench-only WSGI entry point: the extension as a host serves it.
 
-"ours" is the extension alone: the example app with its activity log switched off
-(``ACTIVITY_LOG=False``: no signal subscribers, no rows written after writes, no read counts) and its
-console line per request (timer, body logger, ``log_request``) taken off, because the peers and floor-eq
-keep neither.  ``SCIM_BENCH_ACTIVITY=1`` keeps both: the "ours + activity log" row.  With
+"ours" is the extension alone: a bare Flask app with Flask-SQLAlchemy, the example app's models
+and its ``ScimEntitlements`` declaration (``example_app.scim``), and the example app's SQLite
+settings (WAL, ``busy_timeout``); nothing else of the example app (no cookie session, Flask-Login,
+Flask-WTF, activity log or console line), as floor-eq has none of them.  That is what a host
+that only serves SCIM runs, and it keeps the extension's cost apart from the host's.
+
+``SCIM_BENCH_ACTIVITY=1`` serves the whole example app instead (its web UI's session handling, its
+activity log and its console line per request): the "example app" row.  With
 ``SCIM_BENCH_COUNT_SQL=1`` every response carries ``X-SQL-Statements`` (bench/wsgi_counter.py).
 
     DATABASE_URL=... SECRET_KEY=... gunicorn bench.wsgi:application
@@ -13,23 +17,34 @@ from __future__ import annotations
 
 import os
 
-from example_app import create_app
+import sqlalchemy as sa
+from flask import Flask
+
+from example_app import _sqlite_pragmas, create_app
+from example_app.models import db
+from example_app.scim import scim
 
 from .wsgi_counter import counting
 
-ACTIVITY = os.environ.get("SCIM_BENCH_ACTIVITY") == "1"
-app = create_app({"ACTIVITY_LOG": ACTIVITY})
-if not ACTIVITY:
-    # The rest of example_app.activity: its WSGI body logger, its timer and its after_request console line.
-    from example_app.activity import _BodyLogger
+EXAMPLE_APP = os.environ.get("SCIM_BENCH_ACTIVITY") == "1"
 
-    hooks = {"start_timer": app.before_request_funcs, "log_request": app.after_request_funcs}
-    for name, registry in hooks.items():
-        kept = [f for f in registry.get(None, []) if getattr(f, "__name__", "") != name]
-        if len(kept) == len(registry.get(None, [])):
-            raise RuntimeError(f"bench/wsgi.py: the example app's activity hook {name} was not found; "
-                               "update how the bench switches the activity log off")
-        registry[None] = kept
-    if isinstance(app.wsgi_app, _BodyLogger):
-        app.wsgi_app = app.wsgi_app.wsgi_app  # type: ignore[method-assign]
+
+def scim_host() -> Flask:
+    """A host that serves SCIM and nothing else, over the example app's tables."""
+    app = Flask("bench_host")
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=os.environ["DATABASE_URL"],
+        # The key tokens are hashed with (the example app derives it from SECRET_KEY, and so does floor-eq);
+        # no SECRET_KEY of the app's own, so no cookie session is opened per request (floor-eq opens none).
+        SCIM_TOKEN_HASH_KEY=os.environ.get("SCIM_TOKEN_HASH_KEY") or os.environ["SECRET_KEY"],
+    )
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            sa.event.listen(db.engine, "connect", _sqlite_pragmas)
+    scim.init_app(app)
+    return app
+
+
+app = create_app() if EXAMPLE_APP else scim_host()
 application = counting(app)

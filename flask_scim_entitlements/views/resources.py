@@ -156,7 +156,10 @@ def _within_budget(objs: list[Any], sizes: list[int] | None, budget: int) -> lis
 
 
 def list_resources(rt: ResourceType) -> Any:
-    return _list(rt, request.args, Projection.from_args(request.args))
+    # A plain dict of the first values: werkzeug's MultiDict.get raises and catches an exception
+    # for every absent key, and a list reads seven that are usually absent.
+    args = request.args.to_dict()
+    return _list(rt, args, Projection.from_args(args))
 
 
 def search_resources(rt: ResourceType) -> Any:

@@ -159,3 +159,22 @@ def test_link_items_are_searched_for_hidden_keys_unless_the_store_left_those_out
     kept = LinkItems(frozenset())
     kept.extend([{"value": "1", "display": "Ann", "type": "User"}])
     assert _without(kept, {"display"}) == [{"value": "1", "type": "User"}]
+
+
+def test_one_groups_members_are_read_in_key_order_without_a_sort(app: Any, scim: Scim) -> None:
+    """A single owner is compared with "=" and the rows ordered by their own key only: SQLite reads the
+    link table's primary key (group_id, user_id) in order, where it used to sort every member first."""
+    _populate(scim, app)
+    with app.test_request_context():
+        state = app.extensions["scim_entitlements"]
+        if state.db.engine.dialect.name != "sqlite":
+            return  # the plan is SQLite's; PostgreSQL's planner may sort a table this small whatever the query
+        store = Store(state.db.session, state.registry, _tenant(app), "http://localhost/scim/v2")
+        rt = state.registry.group
+        projection = Projection()
+        plan = store._read_plan(rt, projection.wanted_links(rt.schema), projection.hidden_link_subs(rt.schema),
+                                single=True)
+        (name, _key), = plan.params
+        sql = plan.statement.params({name: 1}).compile(state.db.engine, compile_kwargs={"literal_binds": True})
+        steps = [row[3] for row in state.db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+        assert steps and not any("TEMP B-TREE" in step for step in steps), steps

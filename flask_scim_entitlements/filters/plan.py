@@ -151,13 +151,14 @@ def shape(node: Expr) -> tuple[Any, list[Any]]:
     values: list[Any] = []
 
     def walk(n: Any) -> Any:
-        if isinstance(n, Param):
+        kind = type(n)
+        if kind is Param:
             values.append(n.value)
             return ("param", len(values) - 1, n.type)
-        if isinstance(n, Col):
+        if kind is Col:
             return ("col", id(n.element))
-        if isinstance(n, Expr):
-            return (n.op, *(walk(a) for a in n.args))
+        if kind is Expr:
+            return (n.op, *[walk(a) for a in n.args])
         return n
 
     return walk(node), values

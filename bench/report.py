@@ -23,7 +23,8 @@ DIFFERENCES = """\
   the token with an HMAC and a `SELECT` on `scim_token` on every request; ours remembers a verified
   token for `SCIM_TOKEN_CACHE_SECONDS` (10 s) per worker, which is part of what is measured.
   floor-eq's POST validates nothing beyond `userName` and leaves uniqueness to the unique index;
-  ours validates the body against the schema and checks uniqueness first.
+  ours validates the body against the schema and checks uniqueness first.  "ours" is a Flask app
+  serving SCIM only (bench/wsgi.py); "example app" is the whole example app (web UI, activity log).
 - **scim2-server** keeps everything in memory (no database, nothing survives a restart; each
   worker has its own copy, so a user POSTed to one worker is unknown to the other): its users have
   no `roles` or `entitlements`; it returns `meta` with `version`.

@@ -32,6 +32,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -640,22 +641,46 @@ class Store:
             if not isinstance(value, str) or column is None or isinstance(column, MultiValued):
                 continue
             name = attribute.name
-            folded = value if attribute.case_exact else value.lower()
+            connection = self._connection()
             if self.dialect == "postgresql":
                 # Serialise writers of the same value for this transaction: two parallel POSTs of
-                # "Ann@x" and "ann@x" would both pass the count below, and a host's unique index
+                # "Ann@x" and "ann@x" would both pass the check below, and a host's unique index
                 # may be case-sensitive or absent.  The lock is released at commit or rollback.
-                key = f"scim:{rt.name}:{name}:{self.tenant}:{folded}"
-                self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key))))
-            literal = sa.literal(value, type_=sa.String)
-            # lower() on both sides, in SQL: the same folding as a host's unique index on lower(column).
-            same = column == literal if attribute.case_exact else sa.func.lower(column) == sa.func.lower(literal)
-            condition = sa.and_(self.tenant_condition(rt.mapping), same)
+                # It stays a statement of its own: under READ COMMITTED a statement sees what was
+                # committed when it began, so a check in the statement that waited for the lock
+                # would not see the row the lock's previous holder committed.
+                folded = value if attribute.case_exact else value.lower()
+                connection.execute(self._plan(("advisory lock", self.dialect), _advisory_lock),
+                                   {"key": f"scim:{rt.name}:{name}:{self.tenant}:{folded}"})
             current = getattr(obj, rt.mapping.id.key, None)
+            mapping = rt.mapping
+            tenancy = "none" if mapping.tenant is None else "closed" if self.tenant is None else "bound"
+            statement = self._plan(
+                ("unique", rt.name, resolved.schema, name, self.dialect, tenancy, current is not None),
+                partial(self._unique_statement, rt, column, attribute.case_exact, tenancy, current is not None))
+            params: dict[str, Any] = {"value": value}
+            if tenancy == "bound":
+                params["tenant"] = self.tenant_value(mapping)
             if current is not None:
-                condition = sa.and_(condition, rt.mapping.id != current)
-            if self.session.scalar(sa.select(sa.func.count()).select_from(rt.mapping.model).where(condition)):
+                params["current"] = current
+            if connection.execute(statement, params).first() is not None:
                 raise UniquenessError(f"{rt.name} with {name} {value!r} already exists")
+
+    def _unique_statement(self, rt: ResourceType, column: Any, case_exact: bool, tenancy: str,
+                          excluding: bool) -> Any:
+        """Does another resource of ``rt`` in the tenant hold the value ``:value`` in ``column``?  Built once
+        per (type, attribute, dialect, tenancy) and reused, so SQLAlchemy serves it from its cache."""
+        mapping = rt.mapping
+        value = sa.bindparam("value", type_=sa.String)
+        # lower() on both sides, in SQL: the same folding as a host's unique index on lower(column).
+        condition = column == value if case_exact else sa.func.lower(column) == sa.func.lower(value)
+        if tenancy == "bound":
+            condition = sa.and_(mapping.tenant == sa.bindparam("tenant", type_=mapping.tenant.type), condition)
+        elif tenancy == "closed":
+            condition = sa.and_(sa.false(), condition)  # fail closed, as tenant_condition
+        if excluding:
+            condition = sa.and_(condition, mapping.id != sa.bindparam("current", type_=mapping.id.type))
+        return sa.select(sa.literal(1)).select_from(mapping.model).where(condition).limit(1)
 
     def _write_attributes(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None,
                           changes: Changes, *, creating: bool) -> None:
@@ -1050,6 +1075,11 @@ def constraint_error(exc: DataError | IntegrityError, what: str) -> InvalidValue
     if code == "23505" or "UNIQUE constraint failed" in text or "Duplicate entry" in text:
         return UniquenessError(f"{what} conflicts with an existing resource")
     return InvalidValueError(f"{what}: a value the application requires is missing or invalid")
+
+
+def _advisory_lock() -> Any:
+    """PostgreSQL: a transaction-scoped advisory lock on the hash of ``:key``."""
+    return sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa.bindparam("key", type_=sa.String))))
 
 
 def _python_type(column: Any) -> type | None:

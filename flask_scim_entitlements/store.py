@@ -45,6 +45,7 @@ from .filters.compiler import FilterCompiler, parse_datetime
 from .mapping import Association, Attr, BoundMapping, MultiValued
 from .patch.links import ADD, REMOVE, REPLACE, LinkOperation
 from .schemas import definitions as d
+from .sqlite_writers import begin_immediate
 
 if TYPE_CHECKING:
     from .resource_types import Link, Registry, ResourceType
@@ -147,7 +148,9 @@ class Store:
         DELETE: two requests could both read a group, both decide, and the later one undo the earlier.
         So on SQLite the transaction is begun here as ``BEGIN IMMEDIATE``: it takes the database's
         write lock at once, and other writers wait for it (the connection's ``busy_timeout``) until
-        this request commits or rolls back.  Reads are not blocked (in WAL mode).
+        this request commits or rolls back.  Reads are not blocked (in WAL mode).  Writers of the same
+        database in this process queue on an in-process lock before that, released when the
+        transaction ends (:mod:`~flask_scim_entitlements.sqlite_writers`).
 
         Where the transaction is already open (the host's credential loader wrote something, or the
         host drives SQLite transactions itself), the lock is already held (a write happened) or the
@@ -157,7 +160,8 @@ class Store:
             return
         connection = self.session.connection()
         if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers in this process queue on a lock first, not in SQLite's busy handler (sqlite_writers.py).
+            begin_immediate(self.session, connection)
 
     # ------------------------------------------------------------------ reads
     def tenant_condition(self, mapping: BoundMapping) -> Any:

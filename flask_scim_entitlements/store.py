@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, scoped_session, selectinload
 
 from .errors import InvalidPathError, InvalidValueError, NoTargetError, NotFoundError, UniquenessError
 from .filters import ast
@@ -56,6 +56,10 @@ logger = logging.getLogger(__name__)
 _IN_CHUNK = 5000
 #: Dialects whose write requests lock the rows they read (``SELECT ... FOR UPDATE``).
 _ROW_LOCKS = frozenset({"postgresql", "mysql", "mariadb"})
+#: Column types whose values a database hands back as the Python type they were written in
+#: (what lets a created resource's child rows be built from the instance: Store.created_document).
+_PLAIN_TYPES: dict[type, type] = {sa.String: str, sa.Text: str, sa.Unicode: str, sa.UnicodeText: str,
+                                  sa.Boolean: bool, sa.Integer: int, sa.BigInteger: int, sa.SmallInteger: int}
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,8 @@ class Store:
         self.base_url = base_url.rstrip("/")
         bind = session.get_bind()
         self.dialect = bind.dialect.name
+        #: The resource create() wrote with nothing else (see created_document), or None.
+        self._created_alone: Any = None
 
     # ------------------------------------------------------------- write lock
     def begin_write(self) -> None:
@@ -339,7 +345,8 @@ class Store:
 
     # ----------------------------------------------------------- documents
     def documents(self, rt: ResourceType, objs: Sequence[Any], wanted: set[str] | None = None,
-                  hidden: Mapping[str, Collection[str]] | None = None) -> list[dict[str, Any]]:
+                  hidden: Mapping[str, Collection[str]] | None = None,
+                  children: Mapping[tuple[str, Any], list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
         """SCIM documents for ``objs``.
 
         ``wanted`` limits the linked attributes loaded (None = all); ``hidden`` names, per linked
@@ -352,7 +359,8 @@ class Store:
             # A user's groups, roles and entitlements are part of its version (_meta), so they are always
             # read, whole: a user holds a handful, and a 304 must never hide a changed representation.
             wanted, hidden = None, None
-        children = self._children(rt, objs, wanted, hidden or {})
+        if children is None:
+            children = self._children(rt, objs, wanted, hidden or {})
         readers, owned = self._plan(("readers", rt.name), lambda: self._readers(rt))
         core, id_key = rt.schema.core.id, rt.mapping.id.key
         extensions = [ext.id for ext in rt.schema.extensions]
@@ -585,9 +593,86 @@ class Store:
             if col is not None and getattr(obj, col.key, None) is None:
                 setattr(obj, col.key, now)
         self.session.add(obj)
+        alone = self._only_pending(rt, obj)
         self._flush(rt)
         self._write_links(rt, obj, doc, changes, creating=True)
+        self._created_alone = obj if alone and not any(changes.added.values()) else None
         return obj, changes
+
+    def created_document(self, rt: ResourceType, obj: Any) -> dict[str, Any]:
+        """The document of the resource :meth:`create` just wrote, as a GET would return it.
+
+        A new resource's child rows (emails) are the ones this request wrote, and it has no links
+        unless the request named some: then they are built from the instance, without reading
+        them back (one statement).  They are read back whenever that cannot be known to give the
+        same bytes: the request linked something (a link's ``display`` is the target's); a host
+        hook or ORM event had anything else to write, or listens to the flush; a child column's
+        value comes from the database (a server default) or may come back in another type; or a
+        child table is ordered by anything but its integer key.
+        """
+        children = self._written_children(rt, obj) if obj is self._created_alone else None
+        return self.documents(rt, [obj], children=children)[0]
+
+    def _only_pending(self, rt: ResourceType, obj: Any) -> bool:
+        """Is ``obj``, with its child rows, all the session has to write, with no flush or insert listener?"""
+        session: Any = self.session() if isinstance(self.session, scoped_session) else self.session
+        if session.dirty or session.deleted:
+            return False
+        dispatch = session.dispatch
+        if dispatch.before_flush or dispatch.after_flush or dispatch.after_flush_postexec:
+            return False
+        expected = {id(obj)}
+        models = [rt.mapping.model]
+        for target in rt.mapping.targets.values():
+            if isinstance(target, MultiValued):
+                models.append(target.child_model)
+                expected.update(id(child) for child in getattr(obj, target.relationship.key))
+        for model in models:
+            events: Any = sa.inspect(model).dispatch
+            if events.before_insert or events.after_insert:
+                return False
+        return all(id(pending) in expected for pending in session.new)
+
+    def _written_children(self, rt: ResourceType,
+                          obj: Any) -> dict[tuple[str, Any], list[dict[str, Any]]] | None:
+        """What :meth:`_children` would read for a resource created alone (see :meth:`created_document`),
+        from the instance; None where only reading them back is sure to give the same."""
+        out: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+        model: Any = sa.inspect(rt.mapping.model)
+        for resolved, target in rt.mapping.resolved_targets:
+            if not isinstance(target, MultiValued) or resolved.target.returned == d.NEVER:
+                continue
+            child_mapper: Any = sa.inspect(target.child_model)
+            keys = list(child_mapper.primary_key)
+            order = list(target.relationship.property.order_by or keys)
+            if [(getattr(c, "table", None), getattr(c, "name", None)) for c in order] != \
+                    [(k.table, k.name) for k in keys]:
+                return None  # ordered by something SQL compares its own way (a collation): read back
+            if any(type(getattr(column, "type", None)) not in _PLAIN_TYPES for column in target.columns.values()):
+                return None
+            key_attrs = [child_mapper.get_property_by_column(column).key for column in order]
+            rows: list[tuple[list[int], dict[str, Any]]] = []
+            for child in getattr(obj, target.relationship.key):
+                if sa.inspect(child).expired_attributes:
+                    return None  # a server default or a trigger filled something in
+                sort_key = [getattr(child, attr) for attr in key_attrs]
+                if any(type(value) is not int for value in sort_key):
+                    return None
+                item: dict[str, Any] = {}
+                for sub, column in target.columns.items():
+                    value = getattr(child, column.key)
+                    if value is None or value == "":
+                        continue
+                    if type(value) is not _PLAIN_TYPES[type(column.type)]:
+                        return None  # the database would hand it back converted
+                    item[sub] = value
+                if item:
+                    rows.append((sort_key, item))
+            if rows:
+                rows.sort(key=lambda row: row[0])
+                owner = getattr(obj, model.get_property_by_column(target.parent_columns[0][0]).key)
+                out[(resolved.attribute.name, owner)] = [item for _key, item in rows]
+        return out
 
     def replace(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None = None,
                 link_operations: Sequence[LinkOperation] = ()) -> Changes:

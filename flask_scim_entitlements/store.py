@@ -637,41 +637,31 @@ class Store:
                           obj: Any) -> dict[tuple[str, Any], list[dict[str, Any]]] | None:
         """What :meth:`_children` would read for a resource created alone (see :meth:`created_document`),
         from the instance; None where only reading them back is sure to give the same."""
+        plan = self._plan(("written children", rt.name), lambda: _written_children_plan(rt))
+        if plan is None:
+            return None
         out: dict[tuple[str, Any], list[dict[str, Any]]] = {}
-        model: Any = sa.inspect(rt.mapping.model)
-        for resolved, target in rt.mapping.resolved_targets:
-            if not isinstance(target, MultiValued) or resolved.target.returned == d.NEVER:
-                continue
-            child_mapper: Any = sa.inspect(target.child_model)
-            keys = list(child_mapper.primary_key)
-            order = list(target.relationship.property.order_by or keys)
-            if [(getattr(c, "table", None), getattr(c, "name", None)) for c in order] != \
-                    [(k.table, k.name) for k in keys]:
-                return None  # ordered by something SQL compares its own way (a collation): read back
-            if any(type(getattr(column, "type", None)) not in _PLAIN_TYPES for column in target.columns.values()):
-                return None
-            key_attrs = [child_mapper.get_property_by_column(column).key for column in order]
-            rows: list[tuple[list[int], dict[str, Any]]] = []
-            for child in getattr(obj, target.relationship.key):
+        for name, relationship, owner_attr, sort_attrs, subs in plan:
+            rows: list[tuple[list[Any], dict[str, Any]]] = []
+            for child in getattr(obj, relationship):
                 if sa.inspect(child).expired_attributes:
                     return None  # a server default or a trigger filled something in
-                sort_key = [getattr(child, attr) for attr in key_attrs]
+                sort_key = [getattr(child, attr) for attr in sort_attrs]
                 if any(type(value) is not int for value in sort_key):
                     return None
                 item: dict[str, Any] = {}
-                for sub, column in target.columns.items():
-                    value = getattr(child, column.key)
+                for sub, attr, kind in subs:
+                    value = getattr(child, attr)
                     if value is None or value == "":
                         continue
-                    if type(value) is not _PLAIN_TYPES[type(column.type)]:
+                    if type(value) is not kind:
                         return None  # the database would hand it back converted
                     item[sub] = value
                 if item:
                     rows.append((sort_key, item))
             if rows:
                 rows.sort(key=lambda row: row[0])
-                owner = getattr(obj, model.get_property_by_column(target.parent_columns[0][0]).key)
-                out[(resolved.attribute.name, owner)] = [item for _key, item in rows]
+                out[(name, getattr(obj, owner_attr))] = [item for _key, item in rows]
         return out
 
     def replace(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None = None,
@@ -821,7 +811,7 @@ class Store:
         elif attribute.type == d.DATETIME and isinstance(value, str):
             value = parse_datetime(value)
         if value is not None:
-            kind = _python_type(target)
+            kind = _facts(target)[2]
             if kind is not None and not isinstance(value, kind) and not (kind is float and isinstance(value, int)):
                 try:
                     value = kind(value)
@@ -1143,9 +1133,22 @@ def _reader(target: Any, attribute: d.Attribute) -> Callable[[Any], Any]:
     return lambda obj: _iso(getattr(obj, key))
 
 
+#: id(column) -> (column, its length, its plain Python type): a mapped attribute's ``.type`` costs a
+#: lookup through SQLAlchemy's comparator on every access, and writes ask for it per attribute.
+_column_facts: dict[int, tuple[Any, int | None, type | None]] = {}
+
+
+def _facts(column: Any) -> tuple[Any, int | None, type | None]:
+    facts = _column_facts.get(id(column))
+    if facts is None or facts[0] is not column:
+        length = getattr(getattr(column, "type", None), "length", None)
+        facts = _column_facts[id(column)] = (column, length, _python_type(column))
+    return facts
+
+
 def _fits(column: Any, value: Any, name: str) -> Any:
     """``value``, unless it is longer than the host's column allows: then a 400 naming the attribute."""
-    length = getattr(getattr(column, "type", None), "length", None)
+    length = _facts(column)[1]
     if isinstance(value, str) and length is not None and len(value) > length:
         raise InvalidValueError(f"{name}: at most {length} characters")
     return value
@@ -1169,6 +1172,33 @@ def constraint_error(exc: DataError | IntegrityError, what: str) -> InvalidValue
 def _advisory_lock() -> Any:
     """PostgreSQL: a transaction-scoped advisory lock on the hash of ``:key``."""
     return sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa.bindparam("key", type_=sa.String))))
+
+
+def _written_children_plan(rt: ResourceType) -> list[Any] | None:
+    """Per child table of ``rt`` (emails): (attribute, relationship, the owner's key attribute, the child's key
+    attributes, [(sub-attribute, child attribute, Python type)]); None if one cannot be built from instances:
+    ordered by anything but its key (SQL compares its own way: a collation), or a column of another type
+    than :data:`_PLAIN_TYPES`."""
+    plan = []
+    model: Any = sa.inspect(rt.mapping.model)
+    for resolved, target in rt.mapping.resolved_targets:
+        if not isinstance(target, MultiValued) or resolved.target.returned == d.NEVER:
+            continue
+        child_mapper: Any = sa.inspect(target.child_model)
+        keys = list(child_mapper.primary_key)
+        order = list(target.relationship.property.order_by or keys)
+        if [(getattr(c, "table", None), getattr(c, "name", None)) for c in order] != [(k.table, k.name) for k in keys]:
+            return None
+        subs = []
+        for sub, column in target.columns.items():
+            kind = _PLAIN_TYPES.get(type(getattr(column, "type", None)))
+            if kind is None:
+                return None
+            subs.append((sub, column.key, kind))
+        plan.append((resolved.attribute.name, target.relationship.key,
+                     model.get_property_by_column(target.parent_columns[0][0]).key,
+                     [child_mapper.get_property_by_column(k).key for k in keys], subs))
+    return plan
 
 
 def _python_type(column: Any) -> type | None:

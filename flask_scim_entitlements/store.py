@@ -42,6 +42,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, scoped_session, selec
 from .errors import InvalidPathError, InvalidValueError, NoTargetError, NotFoundError, UniquenessError
 from .filters import ast
 from .filters.compiler import FilterCompiler, parse_datetime
+from .inserts import insert_alone
+from .inserts import plan_for as insert_plan
 from .mapping import Association, Attr, BoundMapping, MultiValued
 from .patch.links import ADD, REMOVE, REPLACE, LinkOperation
 from .schemas import definitions as d
@@ -592,9 +594,16 @@ class Store:
         for col in (mapping.created, mapping.last_modified):
             if col is not None and getattr(obj, col.key, None) is None:
                 setattr(obj, col.key, now)
-        self.session.add(obj)
-        alone = self._only_pending(rt, obj)
-        self._flush(rt)
+        plan = self._plan(("insert", rt.name, self.dialect), lambda: insert_plan(rt, self.session.get_bind().dialect))
+        try:
+            # Nothing is pending here, so this connection is the flush's (see inserts.py).
+            alone = plan is not None and insert_alone(self.session, self.session.connection(), plan, obj)
+        except (DataError, IntegrityError) as exc:
+            raise constraint_error(exc, rt.name) from exc
+        if not alone:
+            self.session.add(obj)
+            alone = self._only_pending(rt, obj)
+            self._flush(rt)
         self._write_links(rt, obj, doc, changes, creating=True)
         self._created_alone = obj if alone and not any(changes.added.values()) else None
         return obj, changes
@@ -644,7 +653,9 @@ class Store:
         for name, relationship, owner_attr, sort_attrs, subs in plan:
             rows: list[tuple[list[Any], dict[str, Any]]] = []
             for child in getattr(obj, relationship):
-                if sa.inspect(child).expired_attributes:
+                expired = sa.inspect(child).expired_attributes
+                if expired and (any(attr in expired for attr in sort_attrs)
+                                or any(attr in expired for _sub, attr, _kind in subs)):
                     return None  # a server default or a trigger filled something in
                 sort_key = [getattr(child, attr) for attr in sort_attrs]
                 if any(type(value) is not int for value in sort_key):

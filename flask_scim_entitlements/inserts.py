@@ -118,7 +118,9 @@ def insert_alone(session: Session | scoped_session[Any], connection: Any, plan: 
     if any(getattr(dispatch, name) for name in _SESSION_EVENTS):
         return False
     state: Any = sa.inspect(obj)
-    if not state.transient or any(state.attrs[key].history.has_changes() for key in plan.other_relationships):
+    held = state.dict  # a relationship never touched is not there, and has no changes
+    if not state.transient or any(key in held and state.attrs[key].history.has_changes()
+                                  for key in plan.other_relationships):
         return False
     owner_values = _parameters(plan.owner, state)
     if owner_values is None or _listened(plan.owner):
@@ -131,8 +133,8 @@ def insert_alone(session: Session | scoped_session[Any], connection: Any, plan: 
         for instance in getattr(obj, child.relationship):
             child_state: Any = sa.inspect(instance)
             if not child_state.transient or any(
-                    child_state.attrs[p.key].history.has_changes() for p in child.table.mapper.relationships
-                    if p.key not in child.backrefs):
+                    p.key in child_state.dict and child_state.attrs[p.key].history.has_changes()
+                    for p in child.table.mapper.relationships if p.key not in child.backrefs):
                 return False
             values = _parameters(child.table, child_state)
             if values is None:

@@ -19,6 +19,11 @@ costs what adding it to an empty group does.
 Writes are serialised on every database (:meth:`Store.begin_write`): a write
 request holds the write lock on what it changes from its first read to its
 commit, so no read-check-write acts on a stale copy.
+A new resource's rows are inserted as the ORM's flush would insert them,
+without its unit of work, where nothing else is pending or listening
+(:mod:`~flask_scim_entitlements.inserts`), and its document is built from what
+was written unless reading it back could give other bytes
+(:meth:`Store.created_document`).
 
 The store never commits: the view owns the transaction (design-notes.md).
 """

@@ -599,7 +599,9 @@ class Store:
         for col in (mapping.created, mapping.last_modified):
             if col is not None and getattr(obj, col.key, None) is None:
                 setattr(obj, col.key, now)
-        plan = self._plan(("insert", rt.name, self.dialect), lambda: insert_plan(rt, self.session.get_bind().dialect))
+        # (plan,): a type that must be flushed (plan None) is decided once too
+        plan, = self._plan(("insert", rt.name, self.dialect),
+                           lambda: (insert_plan(rt, self.session.get_bind().dialect),))
         try:
             # Nothing is pending here, so this connection is the flush's (see inserts.py).
             alone = plan is not None and insert_alone(self.session, self.session.connection(), plan, obj)
@@ -651,7 +653,7 @@ class Store:
                           obj: Any) -> dict[tuple[str, Any], list[dict[str, Any]]] | None:
         """What :meth:`_children` would read for a resource created alone (see :meth:`created_document`),
         from the instance; None where only reading them back is sure to give the same."""
-        plan = self._plan(("written children", rt.name), lambda: _written_children_plan(rt))
+        plan, = self._plan(("written children", rt.name), lambda: (_written_children_plan(rt),))
         if plan is None:
             return None
         out: dict[tuple[str, Any], list[dict[str, Any]]] = {}

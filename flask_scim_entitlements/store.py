@@ -19,6 +19,11 @@ costs what adding it to an empty group does.
 Writes are serialised on every database (:meth:`Store.begin_write`): a write
 request holds the write lock on what it changes from its first read to its
 commit, so no read-check-write acts on a stale copy.
+A new resource's rows are inserted as the ORM's flush would insert them,
+without its unit of work, where nothing else is pending or listening
+(:mod:`~flask_scim_entitlements.inserts`), and its document is built from what
+was written unless reading it back could give other bytes
+(:meth:`Store.created_document`).
 
 The store never commits: the view owns the transaction (design-notes.md).
 """
@@ -33,6 +38,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -43,10 +49,13 @@ from .errors import InvalidPathError, InvalidValueError, NoTargetError, NotFound
 from .filters import ast
 from .filters import plan as filter_plan
 from .filters.compiler import FilterCompiler, parse_datetime
+from .inserts import insert_alone
+from .inserts import plan_for as insert_plan
 from .mapping import Association, Attr, BoundMapping, MultiValued
 from .patch.links import ADD, REMOVE, REPLACE, LinkOperation
 from .schemas import definitions as d
 from .schemas.messages import LinkItems
+from .sqlite_writers import begin_immediate
 
 if TYPE_CHECKING:
     from .resource_types import Link, Registry, ResourceType
@@ -59,6 +68,10 @@ _IN_CHUNK = 5000
 SHAPED_STATEMENTS = 512
 #: Dialects whose write requests lock the rows they read (``SELECT ... FOR UPDATE``).
 _ROW_LOCKS = frozenset({"postgresql", "mysql", "mariadb"})
+#: Column types whose values a database hands back as the Python type they were written in
+#: (what lets a created resource's child rows be built from the instance: Store.created_document).
+_PLAIN_TYPES: dict[type, type] = {sa.String: str, sa.Text: str, sa.Unicode: str, sa.UnicodeText: str,
+                                  sa.Boolean: bool, sa.Integer: int, sa.BigInteger: int, sa.SmallInteger: int}
 
 
 @dataclass(frozen=True)
@@ -144,6 +157,8 @@ class Store:
         self.base_url = base_url.rstrip("/")
         bind = self.session.get_bind()
         self.dialect = bind.dialect.name
+        #: The resource create() wrote with nothing else (see created_document), or None.
+        self._created_alone: Any = None
 
     # ------------------------------------------------------------- write lock
     def begin_write(self) -> None:
@@ -154,7 +169,9 @@ class Store:
         DELETE: two requests could both read a group, both decide, and the later one undo the earlier.
         So on SQLite the transaction is begun here as ``BEGIN IMMEDIATE``: it takes the database's
         write lock at once, and other writers wait for it (the connection's ``busy_timeout``) until
-        this request commits or rolls back.  Reads are not blocked (in WAL mode).
+        this request commits or rolls back.  Reads are not blocked (in WAL mode).  Writers of the same
+        database in this process queue on an in-process lock before that, released when the
+        transaction ends (:mod:`~flask_scim_entitlements.sqlite_writers`).
 
         Where the transaction is already open (the host's credential loader wrote something, or the
         host drives SQLite transactions itself), the lock is already held (a write happened) or the
@@ -164,7 +181,8 @@ class Store:
             return
         connection = self.session.connection()
         if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers in this process queue on a lock first, not in SQLite's busy handler (sqlite_writers.py).
+            begin_immediate(self.session, connection)
 
     # ------------------------------------------------------------------ reads
     def tenant_condition(self, mapping: BoundMapping) -> Any:
@@ -381,7 +399,8 @@ class Store:
 
     # ----------------------------------------------------------- documents
     def documents(self, rt: ResourceType, objs: Sequence[Any], wanted: AbstractSet[str] | None = None,
-                  hidden: Mapping[str, Collection[str]] | None = None) -> list[dict[str, Any]]:
+                  hidden: Mapping[str, Collection[str]] | None = None,
+                  children: Mapping[tuple[str, Any], list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
         """SCIM documents for ``objs``.
 
         ``wanted`` limits the linked attributes loaded (None = all); ``hidden`` names, per linked
@@ -394,7 +413,8 @@ class Store:
             # A user's groups, roles and entitlements are part of its version (_meta), so they are always
             # read, whole: a user holds a handful, and a 304 must never hide a changed representation.
             wanted, hidden = None, None
-        children = self._children(rt, objs, wanted, hidden or {})
+        if children is None:
+            children = self._children(rt, objs, wanted, hidden or {})
         readers, owned = self._plan(("readers", rt.name), lambda: self._readers(rt))
         core, id_key = rt.schema.core.id, rt.mapping.id.key
         extensions = [ext.id for ext in rt.schema.extensions]
@@ -645,10 +665,88 @@ class Store:
         for col in (mapping.created, mapping.last_modified):
             if col is not None and getattr(obj, col.key, None) is None:
                 setattr(obj, col.key, now)
-        self.session.add(obj)
-        self._flush(rt)
+        # (plan,): a type that must be flushed (plan None) is decided once too
+        plan, = self._plan(("insert", rt.name, self.dialect),
+                           lambda: (insert_plan(rt, self.session.get_bind().dialect),))
+        try:
+            # Nothing is pending here, so this connection is the flush's (see inserts.py).
+            alone = plan is not None and insert_alone(self.session, self.session.connection(), plan, obj)
+        except (DataError, IntegrityError) as exc:
+            raise constraint_error(exc, rt.name) from exc
+        if not alone:
+            self.session.add(obj)
+            alone = self._only_pending(rt, obj)
+            self._flush(rt)
         self._write_links(rt, obj, doc, changes, creating=True)
+        self._created_alone = obj if alone and not any(changes.added.values()) else None
         return obj, changes
+
+    def created_document(self, rt: ResourceType, obj: Any) -> dict[str, Any]:
+        """The document of the resource :meth:`create` just wrote, as a GET would return it.
+
+        A new resource's child rows (emails) are the ones this request wrote, and it has no links
+        unless the request named some: then they are built from the instance, without reading
+        them back (one statement).  They are read back whenever that cannot be known to give the
+        same bytes: the request linked something (a link's ``display`` is the target's); a host
+        hook or ORM event had anything else to write, or listens to the flush; a child column's
+        value comes from the database (a server default) or may come back in another type; or a
+        child table is ordered by anything but its integer key.
+        """
+        children = self._written_children(rt, obj) if obj is self._created_alone else None
+        return self.documents(rt, [obj], children=children)[0]
+
+    def _only_pending(self, rt: ResourceType, obj: Any) -> bool:
+        """Is ``obj``, with its child rows, all the session has to write, with no flush or insert listener?"""
+        session: Any = self.session() if isinstance(self.session, scoped_session) else self.session
+        if session.dirty or session.deleted:
+            return False
+        dispatch = session.dispatch
+        if dispatch.before_flush or dispatch.after_flush or dispatch.after_flush_postexec:
+            return False
+        expected = {id(obj)}
+        models = [rt.mapping.model]
+        for target in rt.mapping.targets.values():
+            if isinstance(target, MultiValued):
+                models.append(target.child_model)
+                expected.update(id(child) for child in getattr(obj, target.relationship.key))
+        for model in models:
+            events: Any = sa.inspect(model).dispatch
+            if events.before_insert or events.after_insert:
+                return False
+        return all(id(pending) in expected for pending in session.new)
+
+    def _written_children(self, rt: ResourceType,
+                          obj: Any) -> dict[tuple[str, Any], list[dict[str, Any]]] | None:
+        """What :meth:`_children` would read for a resource created alone (see :meth:`created_document`),
+        from the instance; None where only reading them back is sure to give the same."""
+        plan, = self._plan(("written children", rt.name), lambda: (_written_children_plan(rt),))
+        if plan is None:
+            return None
+        out: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+        for name, relationship, owner_attr, sort_attrs, subs in plan:
+            rows: list[tuple[list[Any], dict[str, Any]]] = []
+            for child in getattr(obj, relationship):
+                expired = sa.inspect(child).expired_attributes
+                if expired and (any(attr in expired for attr in sort_attrs)
+                                or any(attr in expired for _sub, attr, _kind in subs)):
+                    return None  # a server default or a trigger filled something in
+                sort_key = [getattr(child, attr) for attr in sort_attrs]
+                if any(type(value) is not int for value in sort_key):
+                    return None
+                item: dict[str, Any] = {}
+                for sub, attr, kind in subs:
+                    value = getattr(child, attr)
+                    if value is None or value == "":
+                        continue
+                    if type(value) is not kind:
+                        return None  # the database would hand it back converted
+                    item[sub] = value
+                if item:
+                    rows.append((sort_key, item))
+            if rows:
+                rows.sort(key=lambda row: row[0])
+                out[(name, getattr(obj, owner_attr))] = [item for _key, item in rows]
+        return out
 
     def replace(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None = None,
                 link_operations: Sequence[LinkOperation] = ()) -> Changes:
@@ -706,22 +804,46 @@ class Store:
             if not isinstance(value, str) or column is None or isinstance(column, MultiValued):
                 continue
             name = attribute.name
-            folded = value if attribute.case_exact else value.lower()
+            connection = self._connection()
             if self.dialect == "postgresql":
                 # Serialise writers of the same value for this transaction: two parallel POSTs of
-                # "Ann@x" and "ann@x" would both pass the count below, and a host's unique index
+                # "Ann@x" and "ann@x" would both pass the check below, and a host's unique index
                 # may be case-sensitive or absent.  The lock is released at commit or rollback.
-                key = f"scim:{rt.name}:{name}:{self.tenant}:{folded}"
-                self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key))))
-            literal = sa.literal(value, type_=sa.String)
-            # lower() on both sides, in SQL: the same folding as a host's unique index on lower(column).
-            same = column == literal if attribute.case_exact else sa.func.lower(column) == sa.func.lower(literal)
-            condition = sa.and_(self.tenant_condition(rt.mapping), same)
+                # It stays a statement of its own: under READ COMMITTED a statement sees what was
+                # committed when it began, so a check in the statement that waited for the lock
+                # would not see the row the lock's previous holder committed.
+                folded = value if attribute.case_exact else value.lower()
+                connection.execute(self._plan(("advisory lock", self.dialect), _advisory_lock),
+                                   {"key": f"scim:{rt.name}:{name}:{self.tenant}:{folded}"})
             current = getattr(obj, rt.mapping.id.key, None)
+            mapping = rt.mapping
+            tenancy = "none" if mapping.tenant is None else "closed" if self.tenant is None else "bound"
+            statement = self._plan(
+                ("unique", rt.name, resolved.schema, name, self.dialect, tenancy, current is not None),
+                partial(self._unique_statement, rt, column, attribute.case_exact, tenancy, current is not None))
+            params: dict[str, Any] = {"value": value}
+            if tenancy == "bound":
+                params["tenant"] = self.tenant_value(mapping)
             if current is not None:
-                condition = sa.and_(condition, rt.mapping.id != current)
-            if self.session.scalar(sa.select(sa.func.count()).select_from(rt.mapping.model).where(condition)):
+                params["current"] = current
+            if connection.execute(statement, params).first() is not None:
                 raise UniquenessError(f"{rt.name} with {name} {value!r} already exists")
+
+    def _unique_statement(self, rt: ResourceType, column: Any, case_exact: bool, tenancy: str,
+                          excluding: bool) -> Any:
+        """Does another resource of ``rt`` in the tenant hold the value ``:value`` in ``column``?  Built once
+        per (type, attribute, dialect, tenancy) and reused, so SQLAlchemy serves it from its cache."""
+        mapping = rt.mapping
+        value = sa.bindparam("value", type_=sa.String)
+        # lower() on both sides, in SQL: the same folding as a host's unique index on lower(column).
+        condition = column == value if case_exact else sa.func.lower(column) == sa.func.lower(value)
+        if tenancy == "bound":
+            condition = sa.and_(mapping.tenant == sa.bindparam("tenant", type_=mapping.tenant.type), condition)
+        elif tenancy == "closed":
+            condition = sa.and_(sa.false(), condition)  # fail closed, as tenant_condition
+        if excluding:
+            condition = sa.and_(condition, mapping.id != sa.bindparam("current", type_=mapping.id.type))
+        return sa.select(sa.literal(1)).select_from(mapping.model).where(condition).limit(1)
 
     def _write_attributes(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None,
                           changes: Changes, *, creating: bool) -> None:
@@ -773,7 +895,7 @@ class Store:
         elif attribute.type == d.DATETIME and isinstance(value, str):
             value = parse_datetime(value)
         if value is not None:
-            kind = _python_type(target)
+            kind = _facts(target)[2]
             if kind is not None and not isinstance(value, kind) and not (kind is float and isinstance(value, int)):
                 try:
                     value = kind(value)
@@ -1095,9 +1217,22 @@ def _reader(target: Any, attribute: d.Attribute) -> Callable[[Any], Any]:
     return lambda obj: _iso(getattr(obj, key))
 
 
+#: id(column) -> (column, its length, its plain Python type): a mapped attribute's ``.type`` costs a
+#: lookup through SQLAlchemy's comparator on every access, and writes ask for it per attribute.
+_column_facts: dict[int, tuple[Any, int | None, type | None]] = {}
+
+
+def _facts(column: Any) -> tuple[Any, int | None, type | None]:
+    facts = _column_facts.get(id(column))
+    if facts is None or facts[0] is not column:
+        length = getattr(getattr(column, "type", None), "length", None)
+        facts = _column_facts[id(column)] = (column, length, _python_type(column))
+    return facts
+
+
 def _fits(column: Any, value: Any, name: str) -> Any:
     """``value``, unless it is longer than the host's column allows: then a 400 naming the attribute."""
-    length = getattr(getattr(column, "type", None), "length", None)
+    length = _facts(column)[1]
     if isinstance(value, str) and length is not None and len(value) > length:
         raise InvalidValueError(f"{name}: at most {length} characters")
     return value
@@ -1116,6 +1251,38 @@ def constraint_error(exc: DataError | IntegrityError, what: str) -> InvalidValue
     if code == "23505" or "UNIQUE constraint failed" in text or "Duplicate entry" in text:
         return UniquenessError(f"{what} conflicts with an existing resource")
     return InvalidValueError(f"{what}: a value the application requires is missing or invalid")
+
+
+def _advisory_lock() -> Any:
+    """PostgreSQL: a transaction-scoped advisory lock on the hash of ``:key``."""
+    return sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa.bindparam("key", type_=sa.String))))
+
+
+def _written_children_plan(rt: ResourceType) -> list[Any] | None:
+    """Per child table of ``rt`` (emails): (attribute, relationship, the owner's key attribute, the child's key
+    attributes, [(sub-attribute, child attribute, Python type)]); None if one cannot be built from instances:
+    ordered by anything but its key (SQL compares its own way: a collation), or a column of another type
+    than :data:`_PLAIN_TYPES`."""
+    plan = []
+    model: Any = sa.inspect(rt.mapping.model)
+    for resolved, target in rt.mapping.resolved_targets:
+        if not isinstance(target, MultiValued) or resolved.target.returned == d.NEVER:
+            continue
+        child_mapper: Any = sa.inspect(target.child_model)
+        keys = list(child_mapper.primary_key)
+        order = list(target.relationship.property.order_by or keys)
+        if [(getattr(c, "table", None), getattr(c, "name", None)) for c in order] != [(k.table, k.name) for k in keys]:
+            return None
+        subs = []
+        for sub, column in target.columns.items():
+            kind = _PLAIN_TYPES.get(type(getattr(column, "type", None)))
+            if kind is None:
+                return None
+            subs.append((sub, column.key, kind))
+        plan.append((resolved.attribute.name, target.relationship.key,
+                     model.get_property_by_column(target.parent_columns[0][0]).key,
+                     [child_mapper.get_property_by_column(k).key for k in keys], subs))
+    return plan
 
 
 def _python_type(column: Any) -> type | None:

@@ -234,7 +234,7 @@ def create_resource(rt: ResourceType) -> Any:
     store = _store()
     store.begin_write()
     obj, changes = store.create(rt, doc)
-    created = store.documents(rt, [obj])[0]
+    created = store.created_document(rt, obj)
     _commit()
     _emit_created(rt, created, changes)
     return _respond_one(rt, created, 201)

@@ -1,0 +1,117 @@
+"""A new resource's rows are written as the ORM's flush would write them (flask_scim_entitlements/inserts.py),
+and left to the flush whenever anything but the new rows could have been written or listened for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from example_app.models import Role, User, UserEmail, db
+from flask_scim_entitlements import current_scim
+from flask_scim_entitlements.inserts import insert_alone, plan_for
+from flask_scim_entitlements.store import Store
+
+from .conftest import Scim
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def _store() -> Store:
+    state = current_scim._get_current_object()
+    org_id = db.session.scalar(sa.select(User.org_id).limit(1)) or 1
+    return Store(db.session, state.registry, org_id, "http://localhost/scim/v2")
+
+
+def _plan() -> Any:
+    return plan_for(current_scim.registry.user, db.engine.dialect)
+
+
+def _counted(statements: list[str]) -> Any:
+    def listener(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+    return listener
+
+
+def test_a_created_user_is_persistent_with_its_database_values_and_nothing_left_to_flush(app: Any) -> None:
+    with app.app_context():
+        store = _store()
+        obj, _changes = store.create(current_scim.registry.user, {
+            "userName": "gus@example.com", "emails": [{"value": "gus@example.com", "type": "work", "primary": True},
+                                                      {"value": "gus@home.example", "type": "home"}]})
+        state = sa.inspect(obj)
+        assert state.persistent and not db.session.new and not db.session.dirty
+        assert all(sa.inspect(e).persistent and e.id for e in obj.emails)
+        # the column default (primary=False) is on the instance, as the flush would have put it
+        assert [e.primary for e in obj.emails] == [True, False]
+        statements: list[str] = []
+        listener = _counted(statements)
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            db.session.flush()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+        assert statements == []
+        db.session.commit()
+        user_id = obj.id
+        db.session.remove()
+        stored = db.session.get(User, user_id)
+        assert stored.user_name == "gus@example.com"
+        assert sorted(e.value for e in stored.emails) == ["gus@example.com", "gus@home.example"]
+
+
+def test_a_host_before_insert_listener_still_runs_on_a_post(app: Any, scim: Scim) -> None:
+    def named(_mapper: Any, _connection: Any, target: Any) -> None:
+        target.display_name = target.display_name or f"named by the host: {target.user_name}"
+
+    sa.event.listen(User, "before_insert", named)
+    try:
+        created = scim.post("/Users", {"schemas": [USER], "userName": "hal@example.com"})
+    finally:
+        sa.event.remove(User, "before_insert", named)
+    assert created.status_code == 201
+    assert created.get_json()["displayName"] == "named by the host: hal@example.com"
+    assert scim.get(f"/Users/{created.get_json()['id']}").data == created.data
+
+
+def test_a_new_user_whose_hook_changed_another_relationship_is_left_to_the_flush(app: Any) -> None:
+    with app.app_context():
+        org_id = db.session.scalar(sa.select(User.org_id).limit(1))
+        user = User(org_id=org_id, user_name="ida@example.com")
+        user.roles.append(db.session.scalars(sa.select(Role).limit(1)).one())  # what a host hook might do
+        db.session.rollback()
+        statements: list[str] = []
+        listener = _counted(statements)
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert not insert_alone(db.session, db.session.connection(), _plan(), user)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+        assert statements == [] and sa.inspect(user).transient
+
+
+def test_a_new_user_is_left_to_the_flush_when_the_session_has_other_pending_writes(app: Any) -> None:
+    with app.app_context():
+        org_id = db.session.scalar(sa.select(User.org_id).limit(1))
+        db.session.add(User(org_id=org_id, user_name="jo@example.com"))
+        user = User(org_id=org_id, user_name="kim@example.com")
+        user.emails.append(UserEmail(value="kim@example.com"))
+        assert not insert_alone(db.session, db.session.connection(), _plan(), user)
+        assert sa.inspect(user).transient
+        db.session.rollback()
+
+
+def test_a_new_user_is_left_to_the_flush_when_a_flush_listener_is_registered(app: Any) -> None:
+    with app.app_context():
+        seen: list[Any] = []
+
+        def before_flush(session: Any, _context: Any, _instances: Any) -> None:
+            seen.extend(session.new)
+
+        sa.event.listen(db.session, "before_flush", before_flush)
+        try:
+            obj, _changes = _store().create(current_scim.registry.user, {"userName": "lee@example.com"})
+        finally:
+            sa.event.remove(db.session, "before_flush", before_flush)
+        assert seen == [obj]
+        db.session.rollback()

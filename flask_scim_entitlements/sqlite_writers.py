@@ -6,8 +6,11 @@ then waits in SQLite's busy handler, which polls with growing sleeps (1, 2, 5, 1
 25, 50, 50, 100 ms): under a burst of writes a waiter often sleeps long after the lock came free,
 while the other threads of the worker fight over the GIL.  So the writers of one database in one
 process first take a ``threading.Lock``, and the next one wakes the moment the previous writer's
-transaction ends.  Writers in other processes (gunicorn workers) still meet at ``BEGIN IMMEDIATE``
-and wait in SQLite's busy timeout, as before.
+transaction ends.  Writers in other processes (gunicorn workers) then meet at a file lock
+(``flock``) on ``<database>-scim-writers`` beside the database, which the holder's process releases
+as its transaction ends: a waiter polls it at most a millisecond apart, where SQLite's busy handler
+sleeps up to 100 ms.  Where no file lock can be had (no ``fcntl``, a directory it cannot write, an
+in-memory database), writers of other processes wait in SQLite's busy timeout, as before.
 
 The lock is taken only to begin a write transaction, and released when that transaction ends,
 whatever ends it: it is recorded on the pooled DBAPI connection, and released when the connection
@@ -19,14 +22,22 @@ connection of its own does not give it back).  Whichever comes first releases it
 A waiter never waits longer than the connection's ``busy_timeout`` (what SQLite would have made it
 wait): past it, or when its own thread already holds the lock (a second session of one request), it
 goes on to ``BEGIN IMMEDIATE`` without the lock, and SQLite decides, as it did before this lock.
+The file lock is opened once per process (a forked worker opens its own: a lock held through a
+descriptor shared with the parent would be held by both).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 from weakref import WeakSet
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: writers of other processes wait in SQLite's busy handler
+    fcntl = None  # type: ignore[assignment]
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, scoped_session
@@ -41,25 +52,77 @@ _engines: WeakSet[Any] = WeakSet()
 _session_classes: WeakSet[Any] = WeakSet()
 
 
+#: The longest a writer waiting for another process's file lock sleeps between two tries.
+_FILE_POLL_MAX = 0.001
+
+
 class _WriterLock:
-    """One database's in-process writer lock, and the thread that holds it (to never wait on itself)."""
+    """One database's in-process writer lock, the thread that holds it (to never wait on itself), and the
+    file lock that serialises the writers of other processes (``path`` None: there is none)."""
 
-    __slots__ = ("lock", "owner")
+    __slots__ = ("lock", "owner", "path", "fd", "pid")
 
-    def __init__(self) -> None:
+    def __init__(self, path: str | None) -> None:
         self.lock = threading.Lock()
         self.owner: int | None = None
+        self.path = path if fcntl is not None else None
+        self.fd: int | None = None
+        self.pid: int | None = None
+
+    def lock_file(self, deadline: float) -> bool:
+        """Take the file lock (the in-process lock is held), polling until ``deadline``; False without it."""
+        fd = self._descriptor()
+        if fd is None:
+            return False
+        delay = 0.00005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                pass
+            except OSError:
+                return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, _FILE_POLL_MAX)
+
+    def unlock_file(self) -> None:
+        if self.fd is not None and self.pid == os.getpid():
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            except OSError:
+                pass
+
+    def _descriptor(self) -> int | None:
+        """This process's descriptor of the lock file, opened on first use (again after a fork)."""
+        if self.path is None:
+            return None
+        pid = os.getpid()
+        if self.fd is None or self.pid != pid:
+            try:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                self.path = None  # a directory it cannot write: SQLite's busy handler, as before
+                return None
+            self.pid = pid
+        return self.fd
 
 
 class _Hold:
     """One acquisition: released once, by whichever end of the transaction comes first."""
 
-    __slots__ = ("writer",)
+    __slots__ = ("writer", "filed")
 
-    def __init__(self, writer: _WriterLock) -> None:
+    def __init__(self, writer: _WriterLock, filed: bool) -> None:
         self.writer = writer
+        self.filed = filed
 
     def release(self) -> None:
+        if self.filed:
+            self.writer.unlock_file()
         self.writer.owner = None
         self.writer.lock.release()
 
@@ -76,9 +139,11 @@ def begin_immediate(session: Session | scoped_session[Any], connection: sa.Conne
     writer = _lock_for(engine)
     me = threading.get_ident()
     hold = None
-    if writer.owner != me and writer.lock.acquire(timeout=_busy_timeout(connection, record_info)):
+    timeout = _busy_timeout(connection, record_info)
+    deadline = time.monotonic() + timeout
+    if writer.owner != me and writer.lock.acquire(timeout=timeout):
         writer.owner = me
-        hold = _Hold(writer)
+        hold = _Hold(writer, writer.lock_file(deadline))
         record_info[_KEY] = hold
         actual.info[_KEY] = record_info
     try:
@@ -126,12 +191,12 @@ def _register(engine: Any, session: Session) -> None:
 def _lock_for(engine: Any) -> _WriterLock:
     """One lock per database file (engines of one file share it); per engine for in-memory databases."""
     database = engine.url.database or ""
-    key = f"engine:{id(engine)}" if database in ("", ":memory:") or database.startswith("file:") \
-        else os.path.abspath(database)
+    in_memory = database in ("", ":memory:") or database.startswith("file:")
+    key = f"engine:{id(engine)}" if in_memory else os.path.abspath(database)
     writer = _locks.get(key)
     if writer is None:
         with _registry_guard:
-            writer = _locks.setdefault(key, _WriterLock())
+            writer = _locks.setdefault(key, _WriterLock(None if in_memory else f"{key}-scim-writers"))
     return writer
 
 

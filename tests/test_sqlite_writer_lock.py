@@ -151,3 +151,91 @@ def test_a_second_session_of_the_same_thread_does_not_wait_on_the_lock_it_holds(
         assert locked(db.engine)
         db.session.commit()
         assert not locked(db.engine)
+
+
+# --- writers of other processes: the file lock -------------------------------------------------------------
+
+def _hold_file_lock_in_a_child(path: str, seconds: float) -> tuple[Any, Any]:
+    """A forked process that takes the file lock at ``path`` and keeps it ``seconds``; (process, event it set)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    taken = context.Event()
+
+    def hold() -> None:
+        import fcntl
+        import os
+
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        taken.set()
+        time.sleep(seconds)
+
+    child = context.Process(target=hold)
+    child.start()
+    assert taken.wait(10)
+    return child, taken
+
+
+def _lock_path(app: Any) -> str:
+    with app.app_context():
+        return f"{db.engine.url.database}-scim-writers"
+
+
+def test_a_writer_waits_for_the_file_lock_of_a_writer_in_another_process(app: Any, scim: Scim) -> None:
+    user = new_user(scim)  # the lock file exists once a write has happened
+    child, _taken = _hold_file_lock_in_a_child(_lock_path(app), 0.6)
+    try:
+        started = time.monotonic()
+        assert scim.patch(f"/Users/{user['id']}", DEACTIVATE).status_code == 200
+        waited = time.monotonic() - started
+    finally:
+        child.join(10)
+    assert waited >= 0.4  # it waited for the other process, not only for SQLite's own lock
+    assert not _locked(app)
+
+
+def test_a_file_lock_held_past_the_busy_timeout_lets_sqlite_decide_and_never_hangs(tmp_path: Any) -> None:
+    """The file lock is waited for no longer than the connection's busy_timeout; then SQLite's lock decides
+    (free here: the other process holds the file only), so the write goes through."""
+    with example_app(f"sqlite:///{tmp_path / 'slow.sqlite3'}") as app:
+        scim = Scim(app.test_client(), issue_token(app, "gridco.example"))
+        user = new_user(scim)
+        with app.app_context():
+            from sqlalchemy import event
+
+            event.listen(db.engine, "connect", lambda dbapi, _record: dbapi.execute("PRAGMA busy_timeout=200"))
+            db.engine.dispose()
+        child, _taken = _hold_file_lock_in_a_child(_lock_path(app), 5)
+        try:
+            started = time.monotonic()
+            assert scim.patch(f"/Users/{user['id']}", DEACTIVATE).status_code == 200
+            assert time.monotonic() - started < 3
+        finally:
+            child.kill()
+            child.join(10)
+
+
+def test_a_forked_process_opens_its_own_lock_file(app: Any, scim: Scim) -> None:
+    """A descriptor inherited through fork shares its lock with the parent: the child must reopen."""
+    import multiprocessing
+    import os
+
+    from flask_scim_entitlements.sqlite_writers import _lock_for
+
+    new_user(scim)
+    with app.app_context():
+        writer = _lock_for(db.engine)
+    assert writer.fd is not None and writer.pid == os.getpid()
+    context = multiprocessing.get_context("fork")
+    answer = context.Queue()
+
+    def child() -> None:
+        answer.put(writer._descriptor() != writer.fd or writer.pid == os.getpid())
+
+    process = context.Process(target=child)
+    process.start()
+    try:
+        assert answer.get(timeout=10) is True
+    finally:
+        process.join(10)

@@ -14,6 +14,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -217,3 +218,45 @@ def new_user(scim: Scim, user_name: str = "Barbara.Jensen@example.com", **extra:
     response = scim.post("/Users", body)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+# --- the interop suite's closing table (tests/interop) -----------------------------------------------
+# Per part (test module), the checks (test cases, each backend counted) passed, failed and skipped.
+# Here, not in tests/interop/conftest.py: the process that reports (pytest-xdist's controller, which
+# collects nothing) loads only this file.
+
+INTEROP = Path(__file__).resolve().parent / "interop"
+_OUTCOMES: dict[str, dict[str, str]] = {}
+
+
+def _is_interop(nodeid: str, rootpath: Path) -> bool:
+    return (rootpath / nodeid.split("::", 1)[0]).resolve().parent == INTEROP
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    module, _, _ = report.nodeid.partition("::")
+    cases = _OUTCOMES.setdefault(module, {})
+    previous = cases.get(report.nodeid)
+    if report.failed:
+        cases[report.nodeid] = "failed"
+    elif report.skipped and previous != "failed":
+        cases[report.nodeid] = "skipped"
+    elif report.when == "call" and report.passed and previous is None:
+        cases[report.nodeid] = "passed"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    rows = [(module, cases) for module, cases in sorted(_OUTCOMES.items())
+            if cases and _is_interop(module, config.rootpath)]
+    if not rows:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.write_sep("=", "Interop conformance")
+    write("| part | passed | failed | skipped |")
+    write("|---|---|---|---|")
+    totals = [0, 0, 0]
+    for module, cases in rows:
+        counts = [sum(1 for outcome in cases.values() if outcome == kind) for kind in ("passed", "failed", "skipped")]
+        totals = [t + c for t, c in zip(totals, counts, strict=True)]
+        write(f"| {Path(module).stem} | {counts[0]} | {counts[1]} | {counts[2]} |")
+    write(f"| **total** | {totals[0]} | {totals[1]} | {totals[2]} |")

@@ -7,8 +7,8 @@ server of the session ``postgres_url`` fixture.  Without PostgreSQL the
 PostgreSQL cases skip with the reason, except under ``CI=true`` where
 ``postgres_url`` fails them.
 
-``pytest_terminal_summary`` prints the "Interop conformance" table: per part
-(test module), the checks (test cases, each backend counted) passed and failed.
+The closing "Interop conformance" table is printed by the root ``tests/conftest.py`` (which the
+process that reports, pytest-xdist's controller included, always loads).
 """
 
 from __future__ import annotations
@@ -119,41 +119,3 @@ def okta(live: LiveServer) -> ScimHttp:
 def entra(live: LiveServer) -> ScimHttp:
     """Entra's provisioning client: long-lived bearer token, application/scim+json (§5)."""
     return live.client(ENTRA)
-
-
-# --- the closing table -----------------------------------------------------------------------------
-
-_OUTCOMES: dict[str, dict[str, str]] = {}
-
-
-def _is_interop(nodeid: str, rootpath: Path) -> bool:
-    return (rootpath / nodeid.split("::", 1)[0]).resolve().parent == HERE
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    module, _, _ = report.nodeid.partition("::")
-    cases = _OUTCOMES.setdefault(module, {})
-    previous = cases.get(report.nodeid)
-    if report.failed:
-        cases[report.nodeid] = "failed"
-    elif report.skipped and previous != "failed":
-        cases[report.nodeid] = "skipped"
-    elif report.when == "call" and report.passed and previous is None:
-        cases[report.nodeid] = "passed"
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    rows = [(module, cases) for module, cases in sorted(_OUTCOMES.items())
-            if cases and _is_interop(module, config.rootpath)]
-    if not rows:
-        return
-    write = terminalreporter.write_line
-    terminalreporter.write_sep("=", "Interop conformance")
-    write("| part | passed | failed | skipped |")
-    write("|---|---|---|---|")
-    totals = [0, 0, 0]
-    for module, cases in rows:
-        counts = [sum(1 for outcome in cases.values() if outcome == kind) for kind in ("passed", "failed", "skipped")]
-        totals = [t + c for t, c in zip(totals, counts, strict=True)]
-        write(f"| {Path(module).stem} | {counts[0]} | {counts[1]} | {counts[2]} |")
-    write(f"| **total** | {totals[0]} | {totals[1]} | {totals[2]} |")

@@ -697,7 +697,7 @@ class Store:
 
     def _only_pending(self, rt: ResourceType, obj: Any) -> bool:
         """Is ``obj``, with its child rows, all the session has to write, with no flush or insert listener?"""
-        session: Any = self.session() if isinstance(self.session, scoped_session) else self.session
+        session: Any = self.session  # the request's own session (see __init__)
         if session.dirty or session.deleted:
             return False
         dispatch = session.dispatch

@@ -37,6 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--peers", choices=["all", "none", "scim2-server", "django-scim2"], default="all",
                         help=f"peer servers to run (from the virtualenv {PEERS_VENV})")
+    parser.add_argument("--ops", default=None,
+                        help="comma-separated operations (default all): " + ", ".join(op for op, _ in OPERATIONS))
     parser.add_argument("--out", type=Path, default=Path("bench/RESULTS.md"))
     args = parser.parse_args(argv)
     if args.users is None:
@@ -102,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds:
         profile.rounds = args.rounds
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    known = [op for op, _label in OPERATIONS]
+    chosen = known if args.ops is None else [op.strip() for op in args.ops.split(",") if op.strip()]
+    unknown = [op for op in chosen if op not in known]
+    if unknown:
+        raise SystemExit(f"unknown operation(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    operations = [(op, label) for op, label in OPERATIONS if op in chosen]
     workdir = Path(tempfile.mkdtemp(prefix="scim_bench_"))
     cells: list[Cell] = []
     memory: list[Memory] = []
@@ -126,11 +134,11 @@ def main(argv: list[str] | None = None) -> int:
                     targets = ours_targets + peers
                     log(f"{db}: warm-up (every operation on every server)")
                     for target in targets:
-                        for op, _label in OPERATIONS:
+                        for op, _label in operations:
                             if target.does(op):
                                 run_cell(op, target, profile, -1, db=db, warmup=True)
                     for r in range(profile.rounds):
-                        for k, (op, _label) in enumerate(OPERATIONS):
+                        for k, (op, _label) in enumerate(operations):
                             shift = (r + k) % len(targets)
                             for target in targets[shift:] + targets[:shift]:  # server order rotates
                                 if not target.does(op):
@@ -141,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                                 log(f"{db} round {r + 1}/{profile.rounds} {op:<10} {target.name:<20} "
                                     f"{stats.rps or 0:8.1f} req/s  p50 {(stats.p50 or 0) * 1000:7.1f} ms"
                                     f"{'  ERRORS ' + str(stats.errors) if stats.errors else ''}")
-                    for target in targets:
+                    for target in targets if "group_10k" in chosen else []:  # (--ops without it: no memory row)
                         if target.name == OURS_LOG:
                             continue
                         stats = read_largest_group(target, profile)

@@ -22,6 +22,7 @@ expression; and the database returns inserted rows in the order of their paramet
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +35,27 @@ from .mapping import MultiValued
 if TYPE_CHECKING:
     from .resource_types import ResourceType
 
+#: The most guarded statements an insert plan keeps (one per set of columns a request gives).
+_GUARDED_STATEMENTS = 64
+
 #: Session events a flush (or an instance's passage from new to persistent) would dispatch.
 _SESSION_EVENTS = ("before_flush", "after_flush", "after_flush_postexec", "transient_to_pending",
                    "pending_to_persistent", "detached_to_persistent", "before_attach", "after_attach")
+
+
+class Collision(Exception):  # noqa: N818 - a signal to the caller, not an error it shows
+    """The guarded ``INSERT`` wrote nothing: its guard (a uniqueness check) did not hold."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Guard:
+    """A condition the new row's ``INSERT`` must meet, checked in the same statement
+    (``INSERT ... SELECT ... WHERE``): ``build()`` makes it from bound parameters only, once per
+    ``key``; ``params`` are this request's values for them."""
+
+    key: Any
+    build: Callable[[], Any]
+    params: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +64,22 @@ class _Table:
     insert: Any  # INSERT ... RETURNING every column, in parameter order
     columns: tuple[tuple[Any, str], ...]  # (table column, mapped attribute)
     returned: tuple[tuple[int, str], ...]  # (position in RETURNING, mapped attribute)
+    #: guarded INSERT ... SELECT statements, by (the columns given, the guard's key); bounded
+    guarded: dict[Any, Any] = dataclasses.field(default_factory=dict, compare=False, hash=False)
+
+    def insert_if(self, values: dict[str, Any], guard: Guard) -> Any:
+        """``INSERT ... SELECT :values WHERE <guard> RETURNING`` every column: one row, or none."""
+        key = (tuple(values), guard.key)
+        statement = self.guarded.get(key)
+        if statement is None:
+            table = self.mapper.local_table
+            given = [table.c[name] for name in values]
+            select = sa.select(*(sa.bindparam(column.key, type_=column.type) for column in given)).where(guard.build())
+            statement = sa.insert(table).from_select(given, select).returning(*table.c)
+            if len(self.guarded) >= _GUARDED_STATEMENTS:
+                self.guarded.clear()
+            self.guarded[key] = statement
+        return statement
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,9 +143,13 @@ def _table(model: Any) -> _Table | None:
     return _Table(mapper, insert, tuple(columns), returned)
 
 
-def insert_alone(session: Session | scoped_session[Any], connection: Any, plan: InsertPlan, obj: Any) -> bool:
+def insert_alone(session: Session | scoped_session[Any], connection: Any, plan: InsertPlan, obj: Any,
+                 guard: Guard | None = None) -> bool:
     """Insert ``obj`` (new) and its child rows as a flush would, and make them persistent in ``session``;
-    False, having written nothing, where that is not known to be what the flush would do."""
+    False, having written nothing, where that is not known to be what the flush would do.
+
+    With a ``guard``, the row is inserted only if the guard holds, in the same statement; if it does
+    not, nothing is written and :class:`Collision` is raised."""
     actual: Any = session() if isinstance(session, scoped_session) else session
     if actual.new or actual.deleted or actual.dirty:
         return False
@@ -142,7 +181,15 @@ def insert_alone(session: Session | scoped_session[Any], connection: Any, plan: 
             pending.append((instance, values))
         rows.append((child, pending))
     # Known to be the flush's work: write it.
-    row = connection.execute(plan.owner.insert, owner_values).one()
+    if guard is None or not owner_values:
+        if guard is not None:
+            return False  # nothing to select: the caller checks apart, and flushes
+        row = connection.execute(plan.owner.insert, owner_values).one()
+    else:
+        row = connection.execute(plan.owner.insert_if(owner_values, guard), {**owner_values, **guard.params}).first()
+        if row is None:
+            raise Collision
+
     _loaded(obj, plan.owner, row)
     for child, pending in rows:
         for _instance, values in pending:
@@ -189,4 +236,4 @@ def _loaded(instance: Any, table: _Table, row: Any) -> None:
         set_committed_value(instance, key, row[position])
 
 
-__all__ = ["InsertPlan", "insert_alone", "plan_for"]
+__all__ = ["Collision", "Guard", "InsertPlan", "insert_alone", "plan_for"]

@@ -49,13 +49,14 @@ from .errors import InvalidPathError, InvalidValueError, NoTargetError, NotFound
 from .filters import ast
 from .filters import plan as filter_plan
 from .filters.compiler import FilterCompiler, parse_datetime
-from .inserts import insert_alone
+from .inserts import Collision, Guard, insert_alone
 from .inserts import plan_for as insert_plan
 from .mapping import Association, Attr, BoundMapping, MultiValued
 from .patch.links import ADD, REMOVE, REPLACE, LinkOperation
 from .schemas import definitions as d
 from .schemas.messages import LinkItems
 from .sqlite_writers import begin_immediate
+from .unique_indexes import enforced_by_index
 
 if TYPE_CHECKING:
     from .resource_types import Link, Registry, ResourceType
@@ -658,7 +659,7 @@ class Store:
         obj = mapping.model()
         if mapping.tenant is not None:
             setattr(obj, mapping.tenant.key, self.tenant_value(mapping))
-        self._check_unique(rt, obj, doc)
+        unique = self._unique_values(rt, doc)
         changes = Changes()
         self._write_attributes(rt, obj, doc, None, changes, creating=True)
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -668,12 +669,20 @@ class Store:
         # (plan,): a type that must be flushed (plan None) is decided once too
         plan, = self._plan(("insert", rt.name, self.dialect),
                            lambda: (insert_plan(rt, self.session.get_bind().dialect),))
-        try:
-            # Nothing is pending here, so this connection is the flush's (see inserts.py).
-            alone = plan is not None and insert_alone(self.session, self.session.connection(), plan, obj)
-        except (DataError, IntegrityError) as exc:
-            raise constraint_error(exc, rt.name) from exc
+        self._lock_unique(rt, unique)
+        alone = False
+        if plan is not None:
+            try:
+                # Nothing is pending here, so this connection is the flush's (see inserts.py).
+                alone = insert_alone(self.session, self._connection(), plan, obj, self._unique_guard(rt, unique))
+            except Collision:
+                self._check_unique_values(rt, obj, unique)  # names the attribute whose value is taken
+                attribute, _column, value, _schema = unique[0]
+                raise UniquenessError(f"{rt.name} with {attribute.name} {value!r} already exists") from None
+            except (DataError, IntegrityError) as exc:
+                raise constraint_error(exc, rt.name) from exc
         if not alone:
+            self._check_unique_values(rt, obj, unique)
             self.session.add(obj)
             alone = self._only_pending(rt, obj)
             self._flush(rt)
@@ -791,6 +800,15 @@ class Store:
     def _check_unique(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None = None) -> None:
         """RFC 7643 §2.2 ``uniqueness``: what the schema says is unique ("server" or "global", both
         within the tenant) is checked before the write, following the attribute's ``caseExact``."""
+        unique = self._unique_values(rt, doc, touched)
+        if unique:
+            self._lock_unique(rt, unique)
+            self._check_unique_values(rt, obj, unique)
+
+    def _unique_values(self, rt: ResourceType, doc: dict[str, Any],
+                       touched: set[str] | None = None) -> list[tuple[d.Attribute, Any, str, str]]:
+        """(attribute, column, value, schema) for each unique attribute ``doc`` gives a text value to write."""
+        out = []
         for resolved, column in rt.mapping.resolved_targets:
             attribute = resolved.attribute
             if attribute.uniqueness == "none" or resolved.sub_attribute is not None or attribute.multi_valued:
@@ -803,38 +821,61 @@ class Store:
                 column = column.column
             if not isinstance(value, str) or column is None or isinstance(column, MultiValued):
                 continue
+            out.append((attribute, column, value, resolved.schema))
+        return out
+
+    def _lock_unique(self, rt: ResourceType, unique: list[tuple[d.Attribute, Any, str, str]]) -> None:
+        """PostgreSQL: serialise this transaction's writers of the same unique values.
+
+        Two parallel POSTs of "Ann@x" and "ann@x" would both pass a check, and a host's unique index
+        may be case-sensitive or absent.  The lock is released at commit or rollback.  It stays a
+        statement of its own, before the check: under READ COMMITTED a statement sees what was
+        committed when it began, so a check in the statement that waited for the lock would not see
+        the row the lock's previous holder committed.  (SQLite needs none: the request holds the
+        database's write lock, ``begin_write``.)  No lock is taken where the host's own unique index
+        refuses the same duplicates: the second writer then waits on the index entry and fails with a
+        unique violation, a 409 as well (:mod:`~flask_scim_entitlements.unique_indexes`).
+        """
+        if self.dialect != "postgresql":
+            return
+        connection = self._connection()
+        for attribute, column, value, _schema in unique:
+            if enforced_by_index(connection, column, rt.mapping.tenant, attribute.case_exact):
+                continue  # the host's unique index refuses the second writer itself (unique_indexes.py)
+            folded = value if attribute.case_exact else value.lower()
+            connection.execute(self._plan(("advisory lock", self.dialect), _advisory_lock),
+                               {"key": f"scim:{rt.name}:{attribute.name}:{self.tenant}:{folded}"})
+
+    def _check_unique_values(self, rt: ResourceType, obj: Any, unique: list[tuple[d.Attribute, Any, str, str]]) -> None:
+        current = getattr(obj, rt.mapping.id.key, None)
+        tenancy = self._tenancy(rt)
+        connection = self._connection()
+        for attribute, column, value, schema in unique:
             name = attribute.name
-            connection = self._connection()
-            if self.dialect == "postgresql":
-                # Serialise writers of the same value for this transaction: two parallel POSTs of
-                # "Ann@x" and "ann@x" would both pass the check below, and a host's unique index
-                # may be case-sensitive or absent.  The lock is released at commit or rollback.
-                # It stays a statement of its own: under READ COMMITTED a statement sees what was
-                # committed when it began, so a check in the statement that waited for the lock
-                # would not see the row the lock's previous holder committed.
-                folded = value if attribute.case_exact else value.lower()
-                connection.execute(self._plan(("advisory lock", self.dialect), _advisory_lock),
-                                   {"key": f"scim:{rt.name}:{name}:{self.tenant}:{folded}"})
-            current = getattr(obj, rt.mapping.id.key, None)
-            mapping = rt.mapping
-            tenancy = "none" if mapping.tenant is None else "closed" if self.tenant is None else "bound"
             statement = self._plan(
-                ("unique", rt.name, resolved.schema, name, self.dialect, tenancy, current is not None),
+                ("unique", rt.name, schema, name, self.dialect, tenancy, current is not None),
                 partial(self._unique_statement, rt, column, attribute.case_exact, tenancy, current is not None))
             params: dict[str, Any] = {"value": value}
             if tenancy == "bound":
-                params["tenant"] = self.tenant_value(mapping)
+                params["tenant"] = self.tenant_value(rt.mapping)
             if current is not None:
                 params["current"] = current
             if connection.execute(statement, params).first() is not None:
                 raise UniquenessError(f"{rt.name} with {name} {value!r} already exists")
 
-    def _unique_statement(self, rt: ResourceType, column: Any, case_exact: bool, tenancy: str,
-                          excluding: bool) -> Any:
-        """Does another resource of ``rt`` in the tenant hold the value ``:value`` in ``column``?  Built once
-        per (type, attribute, dialect, tenancy) and reused, so SQLAlchemy serves it from its cache."""
+    def _unique_statement(self, rt: ResourceType, column: Any, case_exact: bool, tenancy: str, excluding: bool) -> Any:
+        condition = self._unique_condition(rt, column, case_exact, tenancy, "value", excluding=excluding)
+        return sa.select(sa.literal(1)).select_from(rt.mapping.model).where(condition).limit(1)
+
+    def _tenancy(self, rt: ResourceType) -> str:
+        return "none" if rt.mapping.tenant is None else "closed" if self.tenant is None else "bound"
+
+    def _unique_condition(self, rt: ResourceType, column: Any, case_exact: bool, tenancy: str, value_name: str,
+                          *, excluding: bool = False) -> Any:
+        """Does another resource of ``rt`` in the tenant (``:tenant``) hold the value ``:value_name`` in
+        ``column``?  Bound values only, so a statement built from it is built once and reused."""
         mapping = rt.mapping
-        value = sa.bindparam("value", type_=sa.String)
+        value = sa.bindparam(value_name, type_=sa.String)
         # lower() on both sides, in SQL: the same folding as a host's unique index on lower(column).
         condition = column == value if case_exact else sa.func.lower(column) == sa.func.lower(value)
         if tenancy == "bound":
@@ -843,7 +884,25 @@ class Store:
             condition = sa.and_(sa.false(), condition)  # fail closed, as tenant_condition
         if excluding:
             condition = sa.and_(condition, mapping.id != sa.bindparam("current", type_=mapping.id.type))
-        return sa.select(sa.literal(1)).select_from(mapping.model).where(condition).limit(1)
+        return condition
+
+    def _unique_guard(self, rt: ResourceType, unique: list[tuple[d.Attribute, Any, str, str]]) -> Guard | None:
+        """The uniqueness check of a new resource as the condition of its ``INSERT ... SELECT``: one
+        statement, not two (PostgreSQL: after the locks, so it sees what their holders committed)."""
+        if not unique:
+            return None
+        tenancy = self._tenancy(rt)
+        names = tuple((schema, attribute.name) for attribute, _column, _value, schema in unique)
+        params: dict[str, Any] = {f"scim_unique_{n}": value for n, (_a, _c, value, _s) in enumerate(unique)}
+        if tenancy == "bound":
+            params["tenant"] = self.tenant_value(rt.mapping)
+
+        def build() -> Any:
+            return sa.and_(*(~sa.exists().where(self._unique_condition(
+                rt, column, attribute.case_exact, tenancy, f"scim_unique_{n}"))
+                for n, (attribute, column, _value, _schema) in enumerate(unique)))
+
+        return Guard(("unique", rt.name, names, self.dialect, tenancy), build, params)
 
     def _write_attributes(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None,
                           changes: Changes, *, creating: bool) -> None:

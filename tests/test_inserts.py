@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from example_app.models import Role, User, UserEmail, db
 from flask_scim_entitlements import current_scim
-from flask_scim_entitlements.inserts import insert_alone, plan_for
+from flask_scim_entitlements.inserts import Collision, Guard, insert_alone, plan_for
 from flask_scim_entitlements.store import Store
 
 from .conftest import Scim
@@ -114,4 +114,51 @@ def test_a_new_user_is_left_to_the_flush_when_a_flush_listener_is_registered(app
         finally:
             sa.event.remove(db.session, "before_flush", before_flush)
         assert seen == [obj]
+        db.session.rollback()
+
+
+def test_a_post_of_a_taken_user_name_writes_nothing_and_answers_409_uniqueness(app: Any, scim: Scim) -> None:
+    assert scim.post("/Users", {"schemas": [USER], "userName": "Mo@Example.com"}).status_code == 201
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(UserEmail))
+    statements: list[str] = []
+    listener = _counted(statements)
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        # the check is the INSERT's own condition (case-insensitive, as userName's caseExact is false)
+        taken = scim.post("/Users", {"schemas": [USER], "userName": "mo@example.COM",
+                                     "emails": [{"value": "mo@example.com", "type": "work"}]})
+    finally:
+        with app.app_context():
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+    assert taken.status_code == 409
+    assert taken.get_json()["scimType"] == "uniqueness" and "userName" in taken.get_json()["detail"]
+    assert not any(s.lower().startswith("insert into user_emails") for s in statements)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User).where(
+            sa.func.lower(User.user_name) == "mo@example.com")) == 1
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(UserEmail)) == before
+
+
+def test_a_guarded_insert_that_fails_its_guard_writes_nothing_and_leaves_the_instance_new(app: Any) -> None:
+    with app.app_context():
+        org_id = db.session.scalar(sa.select(User.org_id).limit(1))
+        user = User(org_id=org_id, user_name="ned@example.com")
+        user.emails.append(UserEmail(value="ned@example.com"))
+        never = Guard(("never",), lambda: sa.false(), {})
+        try:
+            insert_alone(db.session, db.session.connection(), _plan(), user, never)
+        except Collision:
+            pass
+        else:
+            raise AssertionError("a guard that does not hold must raise Collision")
+        assert sa.inspect(user).transient and user.id is None
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User).where(
+            User.user_name == "ned@example.com")) == 0
+        # and one that holds writes the row with the flush's defaults, as the unguarded INSERT
+        always = Guard(("always",), lambda: sa.true(), {})
+        assert insert_alone(db.session, db.session.connection(), _plan(), user, always)
+        assert sa.inspect(user).persistent and user.id and user.active is True and user.session_token
+        assert [e.primary for e in user.emails] == [False]
         db.session.rollback()

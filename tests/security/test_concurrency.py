@@ -17,14 +17,15 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from flask_scim_entitlements import signals
 
-from .conftest import GROUP_URN, PATCH_URN, USER_URN, Reply, Served, assert_scim_error
+from .conftest import GROUP_URN, PATCH_URN, USER_URN, Reply, Served, assert_scim_error, gunicorn, migrated_postgres
 
 PARALLEL = 24
 ROUNDS = 3
@@ -96,6 +97,35 @@ def test_parallel_creates_of_one_user_name_make_exactly_one_user(raced: Served, 
                                    for n in names]))
         TRIED[f"parallel POST /Users ({variant})"] += PARALLEL
         rows = raced.sql("SELECT count(*) FROM users WHERE lower(user_name) = :n", n=base.lower())[0][0]
+        assert Counter(statuses) == Counter({201: 1, 409: PARALLEL - 1}) and rows == 1, \
+            f"statuses {sorted(Counter(statuses).items())}, rows for {base!r}: {rows}"
+
+
+@pytest.fixture(scope="module")
+def raced_without_lower_index(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The example app under gunicorn (2 x 4) on PostgreSQL, its ``UNIQUE (org_id, lower(user_name))`` index
+    dropped: only the case-sensitive ``UNIQUE (org_id, user_name)`` is left, so the store's advisory lock
+    is what keeps case variants apart (unique_indexes.py: the lock is skipped only where an index does it)."""
+    with migrated_postgres(postgres_url) as (url, app):
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text("DROP INDEX ix_users_org_lower_user_name"))
+        engine.dispose()
+        log = tmp_path_factory.mktemp("no-lower-index") / "gunicorn.log"
+        with gunicorn(url, app, "", log, workers=2, threads=4) as server:
+            yield server
+
+
+def test_without_a_case_insensitive_unique_index_parallel_case_variant_creates_still_make_one_user(
+        raced_without_lower_index: Served) -> None:
+    served = raced_without_lower_index
+    for _ in range(ROUNDS):
+        base = f"Lock.{uuid.uuid4().hex[:8]}@gridco.example"
+        names = [base.upper() if i % 3 == 0 else base.lower() if i % 3 == 1 else base for i in range(PARALLEL)]
+        statuses = _statuses(race([lambda n=n: served.request("POST", "/Users", _user_body(n), timeout=TIMEOUT)
+                                   for n in names]))
+        TRIED["parallel POST /Users (case variants, no lower() index)"] += PARALLEL
+        rows = served.sql("SELECT count(*) FROM users WHERE lower(user_name) = :n", n=base.lower())[0][0]
         assert Counter(statuses) == Counter({201: 1, 409: PARALLEL - 1}) and rows == 1, \
             f"statuses {sorted(Counter(statuses).items())}, rows for {base!r}: {rows}"
 

@@ -1,0 +1,94 @@
+"""Which uniqueness rules the host's database enforces by itself, with a unique index.
+
+On PostgreSQL a write of a unique attribute (``userName``) takes a transaction-scoped advisory lock
+on the value before checking it (``Store._lock_unique``): without it, two parallel POSTs of
+"Ann@x" and "ann@x" could both pass the check.  Where the host's table has a unique index that
+already refuses the second row (``UNIQUE (org_id, lower(user_name))`` for a case-insensitive
+attribute), the lock adds a round trip and decides nothing: the second INSERT waits on the index
+entry until the first commits, then fails, and the store answers 409 ``uniqueness`` as it does for
+any unique violation (``constraint_error``).
+
+So the lock is skipped exactly where such an index exists.  It is read from the database's catalog
+(never trusted from model metadata, which a migration may not have applied), once per engine and
+column; a partial index (``WHERE``) does not count, and neither does an index on more than the
+tenant column and the value.  An index dropped while the process runs is not noticed until it
+restarts.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from typing import Any
+
+import sqlalchemy as sa
+
+_cache: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], bool]] = weakref.WeakKeyDictionary()
+_guard = threading.Lock()
+
+_CAST = re.compile(r"::[a-z ]+(\(\d+\))?")
+_DOUBLED = re.compile(r"\(\((\w+)\)\)")
+_WHOLE = re.compile(r"^\((\w+)\)$")
+
+
+def normalized(expression: str) -> str:
+    """An index key as PostgreSQL prints it, in one comparable form: ``lower((user_name)::text)``,
+    ``lower(user_name::text)`` and ``lower("user_name")`` are all ``lower(user_name)``."""
+    text = _CAST.sub("", expression.lower().replace('"', "").replace(" ", ""))
+    while (shorter := _WHOLE.sub(r"\1", _DOUBLED.sub(r"(\1)", text))) != text:
+        text = shorter
+    return text
+
+
+def _keys(index: dict[str, Any]) -> list[str] | None:
+    expressions = index.get("expressions") or index.get("column_names") or []
+    if not expressions or any(e is None for e in expressions):
+        return None
+    return [normalized(str(e)) for e in expressions]
+
+
+def _table_column(attribute: Any) -> Any:
+    """The table column behind a mapped attribute (or the column itself); None for anything else."""
+    columns = getattr(getattr(attribute, "property", None), "columns", None)
+    if columns is not None:
+        return columns[0] if len(columns) == 1 and isinstance(columns[0], sa.Column) else None
+    return attribute if isinstance(attribute, sa.Column) else None
+
+
+def enforced_by_index(connection: sa.Connection, attribute: Any, tenant_attribute: Any, case_exact: bool) -> bool:
+    """Does a unique index on ``attribute``'s table refuse a second row with the same value
+    (folded with ``lower()`` unless ``case_exact``) in the same tenant (``tenant_attribute``, or None)?"""
+    column = _table_column(attribute)
+    tenant = None if tenant_attribute is None else _table_column(tenant_attribute)
+    if tenant_attribute is not None and tenant is None:
+        return False
+    table = getattr(column, "table", None)
+    if not isinstance(column, sa.Column) or not isinstance(table, sa.Table) \
+            or (tenant is not None and (not isinstance(tenant, sa.Column) or tenant.table is not table)):
+        return False
+    engine = connection.engine
+    key = (table.schema, table.name, column.name, None if tenant is None else tenant.name, case_exact)
+    known = _cache.get(engine)
+    if known is not None and key in known:
+        return known[key]
+    value = column.name.lower()
+    folded = {f"lower({value})"} if not case_exact else {value, f"lower({value})"}
+    allowed = folded | ({tenant.name.lower()} if tenant is not None else set())
+    found = False
+    inspector = sa.inspect(connection)
+    candidates: list[dict[str, Any]] = [dict(i) for i in inspector.get_indexes(table.name, schema=table.schema)]
+    candidates += [{**c, "unique": True} for c in inspector.get_unique_constraints(table.name, schema=table.schema)]
+    for index in candidates:
+        if not index.get("unique") or index.get("dialect_options", {}).get("postgresql_where"):
+            continue
+        keys = _keys(index)
+        if keys and set(keys) <= allowed and folded & set(keys):
+            found = True
+            break
+    with _guard:
+        _cache.setdefault(engine, {})[key] = found
+    return found
+
+
+__all__ = ["enforced_by_index", "normalized"]

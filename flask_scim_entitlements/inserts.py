@@ -5,10 +5,10 @@ that in two ``INSERT`` statements, but first sorts its unit of work, collects ea
 values and dispatches its events: about half of a POST's database time on SQLite.  When the new
 resource is all the session has to write, that work decides nothing, so :func:`insert_alone`
 issues the same two statements (``INSERT ... RETURNING`` every column, the child rows as one
-statement per set of keys, as the flush batches them) and hands the instances to the session as
-if they had just been loaded: persistent, with the database's values (defaults included), and
-nothing left to flush.  The host's ``Attr(set=...)`` hooks and attribute events have already run
-on the instance; what a flush adds is the rows, and those are what is written here.
+statement per set of keys, as the flush batches them) and leaves the instances detached, with the
+database's values (defaults included): the session has nothing to flush or to expire.  The host's
+``Attr(set=...)`` hooks and attribute events have already run on the instance; what a flush adds is
+the rows, and those are what is written here.
 
 It is used only where it is known to write what the flush would, and is otherwise declined (the
 store then flushes): the session has nothing else pending, nothing listens to the flush
@@ -145,8 +145,8 @@ def _table(model: Any) -> _Table | None:
 
 def insert_alone(session: Session | scoped_session[Any], connection: Any, plan: InsertPlan, obj: Any,
                  guard: Guard | None = None) -> bool:
-    """Insert ``obj`` (new) and its child rows as a flush would, and make them persistent in ``session``;
-    False, having written nothing, where that is not known to be what the flush would do.
+    """Insert ``obj`` (new) and its child rows as a flush would, leaving them detached with the values
+    written; False, having written nothing, where that is not known to be what the flush would do.
 
     With a ``guard``, the row is inserted only if the guard holds, in the same statement; if it does
     not, nothing is written and :class:`Collision` is raised."""
@@ -201,11 +201,15 @@ def insert_alone(session: Session | scoped_session[Any], connection: Any, plan: 
             returned = connection.execute(child.table.insert, [values for _i, values in group]).all()
             for (instance, _values), child_row in zip(group, returned, strict=True):
                 _loaded(instance, child.table, child_row)
-    for _child, pending in rows:
+    for child, pending in rows:
+        if child.relationship not in held:
+            set_committed_value(obj, child.relationship, [])  # a new row has none: nothing to load later
         for instance, _values in pending:
             make_transient_to_detached(instance)
+    # Detached, not added to the session: the rows are written and the instances hold what was written
+    # (the answer is built from them), so the session has nothing to flush, and nothing to expire at the
+    # commit, which would otherwise run while SQLite's write lock is held.
     make_transient_to_detached(obj)
-    actual.add(obj)  # with its child rows (cascade): persistent, nothing to flush
     return True
 
 

@@ -344,6 +344,14 @@ class BoundMapping:
             return str
 
     @cached_property
+    def tenant_python_type(self) -> type | None:
+        """The tenant column's Python type (None: unknown, or no tenant column), read once."""
+        try:
+            return None if self.tenant is None else self.tenant.type.python_type  # type: ignore[no-any-return]
+        except (AttributeError, NotImplementedError):
+            return None
+
+    @cached_property
     def _id_kind(self) -> tuple[type, int]:
         """(the id column's Python type, its bits if an integer): read once, not per id parsed."""
         bits = 16 if isinstance(self.id.type, sa.SmallInteger) else 64 if isinstance(

@@ -160,6 +160,7 @@ class Store:
         self.dialect = bind.dialect.name
         #: The resource create() wrote with nothing else (see created_document), or None.
         self._created_alone: Any = None
+        self._children_written: tuple[Any, Any] | None = None  # (that resource, its _written_children)
 
     # ------------------------------------------------------------- write lock
     def begin_write(self) -> None:
@@ -194,11 +195,8 @@ class Store:
         return mapping.tenant == self.tenant_value(mapping)
 
     def tenant_value(self, mapping: BoundMapping) -> Any:
-        try:
-            kind = mapping.tenant.type.python_type
-        except (AttributeError, NotImplementedError):
-            return self.tenant
-        if isinstance(self.tenant, kind):
+        kind = mapping.tenant_python_type
+        if kind is None or isinstance(self.tenant, kind):
             return self.tenant
         try:
             return kind(self.tenant)
@@ -669,6 +667,9 @@ class Store:
         # (plan,): a type that must be flushed (plan None) is decided once too
         plan, = self._plan(("insert", rt.name, self.dialect),
                            lambda: (insert_plan(rt, self.session.get_bind().dialect),))
+        # The write lock from here, the first statement, not from the request's start: what came before
+        # (the body's attributes, the host's setters) holds no one else up (SQLite: one writer at a time).
+        self.begin_write()
         self._lock_unique(rt, unique)
         alone = False
         if plan is not None:
@@ -701,8 +702,30 @@ class Store:
         value comes from the database (a server default) or may come back in another type; or a
         child table is ordered by anything but its integer key.
         """
-        children = self._written_children(rt, obj) if obj is self._created_alone else None
+        children = self._created_children(rt, obj)
+        if sa.inspect(obj).detached and (children is None or self._has_getters(rt)):
+            # Written by insert_alone, which leaves it detached: reading back (or a host's getter, which may
+            # load a relationship) needs it in the session, as a flushed instance would be.
+            self.session.add(obj)
         return self.documents(rt, [obj], children=children)[0]
+
+    def answers_from_instance(self, rt: ResourceType, obj: Any) -> bool:
+        """Will :meth:`created_document` build ``obj``'s answer from the instance alone, with no statement
+        and no session (so it may run after the commit)?"""
+        return sa.inspect(obj).detached and not self._has_getters(rt) and self._created_children(rt, obj) is not None
+
+    def _created_children(self, rt: ResourceType, obj: Any) -> dict[tuple[str, Any], list[dict[str, Any]]] | None:
+        """:meth:`_written_children` of the resource :meth:`create` wrote alone (worked out once), else None."""
+        if obj is not self._created_alone:
+            return None
+        if self._children_written is None or self._children_written[0] is not obj:
+            self._children_written = (obj, self._written_children(rt, obj))
+        return self._children_written[1]
+
+    def _has_getters(self, rt: ResourceType) -> bool:
+        found, = self._plan(("getters", rt.name), lambda: (any(
+            isinstance(target, Attr) and target.get is not None for target in rt.mapping.targets.values()),))
+        return bool(found)
 
     def _only_pending(self, rt: ResourceType, obj: Any) -> bool:
         """Is ``obj``, with its child rows, all the session has to write, with no flush or insert listener?"""

@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from example_app.models import Role, User, UserEmail, db
-from flask_scim_entitlements import current_scim
+from flask_scim_entitlements import Attr, ScimEntitlements, UserMapping, current_scim
 from flask_scim_entitlements.inserts import Collision, Guard, insert_alone, plan_for
 from flask_scim_entitlements.store import Store
 
-from .conftest import Scim
+from .conftest import Scim, hosted, issue_token
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
@@ -33,15 +35,17 @@ def _counted(statements: list[str]) -> Any:
     return listener
 
 
-def test_a_created_user_is_persistent_with_its_database_values_and_nothing_left_to_flush(app: Any) -> None:
+def test_a_created_user_is_written_and_detached_with_its_database_values_and_nothing_left_to_flush(
+        app: Any) -> None:
     with app.app_context():
         store = _store()
         obj, _changes = store.create(current_scim.registry.user, {
             "userName": "gus@example.com", "emails": [{"value": "gus@example.com", "type": "work", "primary": True},
                                                       {"value": "gus@home.example", "type": "home"}]})
-        state = sa.inspect(obj)
-        assert state.persistent and not db.session.new and not db.session.dirty
-        assert all(sa.inspect(e).persistent and e.id for e in obj.emails)
+        # not in the session: nothing for its commit to expire (under SQLite's write lock) or flush
+        assert sa.inspect(obj).detached and obj not in db.session
+        assert not db.session.new and not db.session.dirty
+        assert all(sa.inspect(e).detached and e.id for e in obj.emails)
         # the column default (primary=False) is on the instance, as the flush would have put it
         assert [e.primary for e in obj.emails] == [True, False]
         statements: list[str] = []
@@ -58,6 +62,13 @@ def test_a_created_user_is_persistent_with_its_database_values_and_nothing_left_
         stored = db.session.get(User, user_id)
         assert stored.user_name == "gus@example.com"
         assert sorted(e.value for e in stored.emails) == ["gus@example.com", "gus@home.example"]
+
+
+def test_a_created_user_without_emails_has_an_empty_loaded_list_not_a_lazy_load(app: Any) -> None:
+    with app.app_context():
+        obj, _changes = _store().create(current_scim.registry.user, {"userName": "vi@example.com"})
+        assert "emails" in sa.inspect(obj).dict and obj.emails == []
+        db.session.rollback()
 
 
 def test_a_host_before_insert_listener_still_runs_on_a_post(app: Any, scim: Scim) -> None:
@@ -159,6 +170,50 @@ def test_a_guarded_insert_that_fails_its_guard_writes_nothing_and_leaves_the_ins
         # and one that holds writes the row with the flush's defaults, as the unguarded INSERT
         always = Guard(("always",), lambda: sa.true(), {})
         assert insert_alone(db.session, db.session.connection(), _plan(), user, always)
-        assert sa.inspect(user).persistent and user.id and user.active is True and user.session_token
+        assert sa.inspect(user).detached and user.id and user.active is True and user.session_token
         assert [e.primary for e in user.emails] == [False]
         db.session.rollback()
+
+
+class _HostBase(DeclarativeBase):
+    pass
+
+
+host_db = SQLAlchemy(model_class=_HostBase)
+
+
+class Team(host_db.Model):
+    __tablename__ = "ins_teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+
+
+class Account(host_db.Model):
+    __tablename__ = "ins_accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(sa.String(100))
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ins_teams.id"))
+    team: Mapped[Team | None] = relationship()
+
+
+def _set_team(account: Any, name: Any) -> None:
+    account.team_id = 1 if name else None  # the host's setter: by id, as an app that knows its teams would
+
+
+host_ext = ScimEntitlements(db=host_db, users=UserMapping(Account, attributes={
+    "userName": Account.login,
+    "title": Attr(get=lambda account: account.team.name if account.team else None, set=_set_team)}))
+
+
+def test_a_hosts_getter_that_loads_a_relationship_works_on_the_answer_to_a_post(database_url: str) -> None:
+    """insert_alone leaves the new row's instance detached; a host getter may load a relationship from it
+    (lazily), so the store puts it back in the session before building the answer from it."""
+    with hosted(host_db, host_ext, database_url) as host:
+        with host.app_context():
+            host_db.session.add(Team(id=1, name="Platform"))
+            host_db.session.commit()
+        client = Scim(host.test_client(), issue_token(host, "any"))
+        created = client.post("/Users", {"schemas": [USER], "userName": "ray", "title": "any team"})
+        assert created.status_code == 201, created.get_data(as_text=True)
+        assert created.get_json()["title"] == "Platform"
+        assert client.get(f"/Users/{created.get_json()['id']}").get_json()["title"] == "Platform"

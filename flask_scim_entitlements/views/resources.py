@@ -232,10 +232,14 @@ def create_resource(rt: ResourceType) -> Any:
     body = read_json_body(_state().config.max_body_bytes)
     doc = _load(rt, _strip_read_only(rt, normalize_resource(body, rt.schema)))
     store = _store()
-    store.begin_write()
-    obj, changes = store.create(rt, doc)
-    created = store.created_document(rt, obj)
+    obj, changes = store.create(rt, doc)  # (takes the write lock at its first statement)
+    # An answer built from what was written needs no statement: it is built after the commit, so the
+    # write lock (SQLite: one writer at a time) is held for the writes alone.  One read back, before.
+    from_instance = store.answers_from_instance(rt, obj)
+    created = None if from_instance else store.created_document(rt, obj)
     _commit()
+    if created is None:
+        created = store.created_document(rt, obj)
     _emit_created(rt, created, changes)
     return _respond_one(rt, created, 201)
 

@@ -186,6 +186,8 @@ def insert_alone(session: Session | scoped_session[Any], connection: Any, plan: 
             return False  # nothing to select: the caller checks apart, and flushes
         row = connection.execute(plan.owner.insert, owner_values).one()
     else:
+        if not guard.params.keys().isdisjoint(owner_values):
+            return False  # a column keyed like a guard parameter: the caller checks apart, and flushes
         row = connection.execute(plan.owner.insert_if(owner_values, guard), {**owner_values, **guard.params}).first()
         if row is None:
             raise Collision

@@ -667,8 +667,9 @@ class Store:
         # (plan,): a type that must be flushed (plan None) is decided once too
         plan, = self._plan(("insert", rt.name, self.dialect),
                            lambda: (insert_plan(rt, self.session.get_bind().dialect),))
-        # The write lock from here, the first statement, not from the request's start: what came before
-        # (the body's attributes, the host's setters) holds no one else up (SQLite: one writer at a time).
+        # The write lock from here, the first statement, not from the request's start: working out the body's
+        # attributes holds no one else up (SQLite: one writer at a time).  A host's setter, which may read,
+        # took it already (_write_attributes).
         self.begin_write()
         self._lock_unique(rt, unique)
         alone = False
@@ -894,15 +895,15 @@ class Store:
         return "none" if rt.mapping.tenant is None else "closed" if self.tenant is None else "bound"
 
     def _unique_condition(self, rt: ResourceType, column: Any, case_exact: bool, tenancy: str, value_name: str,
-                          *, excluding: bool = False) -> Any:
-        """Does another resource of ``rt`` in the tenant (``:tenant``) hold the value ``:value_name`` in
+                          *, excluding: bool = False, tenant_name: str = "tenant") -> Any:
+        """Does another resource of ``rt`` in the tenant (``:tenant_name``) hold the value ``:value_name`` in
         ``column``?  Bound values only, so a statement built from it is built once and reused."""
         mapping = rt.mapping
         value = sa.bindparam(value_name, type_=sa.String)
         # lower() on both sides, in SQL: the same folding as a host's unique index on lower(column).
         condition = column == value if case_exact else sa.func.lower(column) == sa.func.lower(value)
         if tenancy == "bound":
-            condition = sa.and_(mapping.tenant == sa.bindparam("tenant", type_=mapping.tenant.type), condition)
+            condition = sa.and_(mapping.tenant == sa.bindparam(tenant_name, type_=mapping.tenant.type), condition)
         elif tenancy == "closed":
             condition = sa.and_(sa.false(), condition)  # fail closed, as tenant_condition
         if excluding:
@@ -916,13 +917,14 @@ class Store:
             return None
         tenancy = self._tenancy(rt)
         names = tuple((schema, attribute.name) for attribute, _column, _value, schema in unique)
+        # Named apart from the columns' own parameters (the INSERT's values are bound by column key).
         params: dict[str, Any] = {f"scim_unique_{n}": value for n, (_a, _c, value, _s) in enumerate(unique)}
         if tenancy == "bound":
-            params["tenant"] = self.tenant_value(rt.mapping)
+            params["scim_unique_tenant"] = self.tenant_value(rt.mapping)
 
         def build() -> Any:
             return sa.and_(*(~sa.exists().where(self._unique_condition(
-                rt, column, attribute.case_exact, tenancy, f"scim_unique_{n}"))
+                rt, column, attribute.case_exact, tenancy, f"scim_unique_{n}", tenant_name="scim_unique_tenant"))
                 for n, (attribute, column, _value, _schema) in enumerate(unique)))
 
         return Guard(("unique", rt.name, names, self.dialect, tenancy), build, params)
@@ -943,6 +945,10 @@ class Store:
                 value = value.get(sub.name) if isinstance(value, dict) else None
             if attribute.mutability == d.WRITE_ONLY and value is None:
                 continue  # an omitted password leaves the stored one alone
+            if isinstance(target, Attr) and target.set is not None:
+                # The host's setter may read (a manager, a department): it runs under the write lock, as
+                # every read of a write request does (a no-op once taken; create() takes it late otherwise).
+                self.begin_write()
             if self._write_one(obj, target, resolved, value):
                 changes.attributes.add(top)
 

@@ -10,21 +10,29 @@ any unique violation (``constraint_error``).
 
 So the lock is skipped exactly where such an index exists.  It is read from the database's catalog
 (never trusted from model metadata, which a migration may not have applied), once per engine and
-column; a partial index (``WHERE``) does not count, and neither does an index on more than the
-tenant column and the value.  An index dropped while the process runs is not noticed until it
-restarts.
+column, and read again after :data:`RECHECK_SECONDS`; a partial index (``WHERE``), an index
+PostgreSQL marks invalid (a ``CREATE INDEX CONCURRENTLY`` not finished, or failed), and an index on
+more than the tenant column and the value do not count.  An index dropped while the process runs
+is noticed within :data:`RECHECK_SECONDS`.  The table is looked up as the connection sees it
+(``schema_translate_map`` applied; otherwise its ``search_path``): a host that points each request
+at another schema with ``SET search_path`` should give its tables a schema, or keep one index in
+every schema.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 import weakref
 from typing import Any
 
 import sqlalchemy as sa
 
-_cache: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], bool]] = weakref.WeakKeyDictionary()
+#: How long an answer is kept before the catalog is read again (an index dropped or added meanwhile).
+RECHECK_SECONDS = 60.0
+
+_cache: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[bool, float]]] = weakref.WeakKeyDictionary()
 _guard = threading.Lock()
 
 _CAST = re.compile(r"::[a-z ]+(\(\d+\))?")
@@ -68,26 +76,30 @@ def enforced_by_index(connection: sa.Connection, attribute: Any, tenant_attribut
             or (tenant is not None and (not isinstance(tenant, sa.Column) or tenant.table is not table)):
         return False
     engine = connection.engine
-    key = (table.schema, table.name, column.name, None if tenant is None else tenant.name, case_exact)
+    translate = connection.get_execution_options().get("schema_translate_map") or {}
+    schema = translate.get(table.schema, table.schema)
+    key = (schema, table.name, column.name, None if tenant is None else tenant.name, case_exact)
+    now = time.monotonic()
     known = _cache.get(engine)
-    if known is not None and key in known:
-        return known[key]
+    if known is not None and key in known and known[key][1] > now:
+        return known[key][0]
     value = column.name.lower()
     folded = {f"lower({value})"} if not case_exact else {value, f"lower({value})"}
     allowed = folded | ({tenant.name.lower()} if tenant is not None else set())
     found = False
     inspector = sa.inspect(connection)
-    candidates: list[dict[str, Any]] = [dict(i) for i in inspector.get_indexes(table.name, schema=table.schema)]
-    candidates += [{**c, "unique": True} for c in inspector.get_unique_constraints(table.name, schema=table.schema)]
+    candidates: list[dict[str, Any]] = [dict(i) for i in inspector.get_indexes(table.name, schema=schema)]
+    candidates += [{**c, "unique": True} for c in inspector.get_unique_constraints(table.name, schema=schema)]
     for index in candidates:
-        if not index.get("unique") or index.get("dialect_options", {}).get("postgresql_where"):
+        options = index.get("dialect_options", {})
+        if not index.get("unique") or options.get("postgresql_where") or options.get("postgresql_invalid"):
             continue
         keys = _keys(index)
         if keys and set(keys) <= allowed and folded & set(keys):
             found = True
             break
     with _guard:
-        _cache.setdefault(engine, {})[key] = found
+        _cache.setdefault(engine, {})[key] = (found, now + RECHECK_SECONDS)
     return found
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from example_app.models import Role, User, UserEmail, db
 from flask_scim_entitlements import Attr, ScimEntitlements, UserMapping, current_scim
 from flask_scim_entitlements.inserts import Collision, Guard, insert_alone, plan_for
+from flask_scim_entitlements.sqlite_writers import locked
 from flask_scim_entitlements.store import Store
 
 from .conftest import Scim, hosted, issue_token
@@ -196,7 +197,13 @@ class Account(host_db.Model):
     team: Mapped[Team | None] = relationship()
 
 
+setter_saw_the_write_lock: list[bool] = []
+
+
 def _set_team(account: Any, name: Any) -> None:
+    engine = host_db.engine
+    if engine.dialect.name == "sqlite":
+        setter_saw_the_write_lock.append(locked(engine))
     account.team_id = 1 if name else None  # the host's setter: by id, as an app that knows its teams would
 
 
@@ -217,3 +224,26 @@ def test_a_hosts_getter_that_loads_a_relationship_works_on_the_answer_to_a_post(
         assert created.status_code == 201, created.get_data(as_text=True)
         assert created.get_json()["title"] == "Platform"
         assert client.get(f"/Users/{created.get_json()['id']}").get_json()["title"] == "Platform"
+
+
+def test_a_hosts_setter_runs_under_the_write_lock_on_a_post(database_url: str) -> None:
+    """A POST takes SQLite's write lock at its first statement, or before a host setter (which may read) runs."""
+    with hosted(host_db, host_ext, database_url) as host:
+        with host.app_context():
+            host_db.session.add(Team(id=1, name="Platform"))
+            host_db.session.commit()
+            sqlite = host_db.engine.dialect.name == "sqlite"
+        setter_saw_the_write_lock.clear()
+        client = Scim(host.test_client(), issue_token(host, "any"))
+        assert client.post("/Users", {"schemas": [USER], "userName": "sol", "title": "x"}).status_code == 201
+        assert setter_saw_the_write_lock == ([True] if sqlite else [])
+
+
+def test_a_guard_whose_parameter_is_named_like_a_column_is_declined_not_run(app: Any) -> None:
+    with app.app_context():
+        org_id = db.session.scalar(sa.select(User.org_id).limit(1))
+        user = User(org_id=org_id, user_name="uma@example.com")
+        clashing = Guard(("clash",), lambda: sa.true(), {"user_name": "someone else"})
+        assert not insert_alone(db.session, db.session.connection(), _plan(), user, clashing)
+        assert sa.inspect(user).transient
+        db.session.rollback()

@@ -74,3 +74,36 @@ def test_an_index_across_tenants_is_stricter_and_enforces_the_rule_within_one(ta
     assert _enforced(conn, t["global_lower"], case_exact=False)
     # without a tenant column, an index that includes one would allow duplicates across tenants
     assert not _enforced(conn, t["lowered"], case_exact=False, tenant=False)
+
+
+def test_an_invalid_index_left_by_a_failed_concurrent_build_enforces_nothing(postgres_url: str) -> None:
+    engine = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    meta = sa.MetaData()
+    table = sa.Table("uniq_invalid", meta, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("org_id", sa.Integer), sa.Column("name", sa.String(100)))
+    meta.create_all(engine)
+    try:
+        with engine.connect() as conn:
+            conn.execute(table.insert(), [{"org_id": 1, "name": "Ann"}, {"org_id": 1, "name": "ann"}])
+            with pytest.raises(sa.exc.IntegrityError):  # the duplicates make the build fail: the index stays, invalid
+                conn.execute(sa.text(
+                    "CREATE UNIQUE INDEX CONCURRENTLY uq_invalid ON uniq_invalid (org_id, lower(name))"))
+            assert conn.execute(sa.text("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = 'uq_invalid'::regclass")
+                                ).scalar()
+            assert not enforced_by_index(conn, table.c.name, table.c.org_id, case_exact=False)
+    finally:
+        meta.drop_all(engine)
+        engine.dispose()
+
+
+def test_an_answer_is_read_again_after_the_recheck_time(tables: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask_scim_entitlements import unique_indexes
+
+    conn, t = tables
+    assert _enforced(conn, t["lowered"], case_exact=False)
+    conn.execute(sa.text("DROP INDEX uq_lowered"))
+    conn.commit()
+    assert _enforced(conn, t["lowered"], case_exact=False)  # kept, until the recheck
+    later = unique_indexes.time.monotonic() + unique_indexes.RECHECK_SECONDS + 1
+    monkeypatch.setattr(unique_indexes.time, "monotonic", lambda: later)
+    assert not _enforced(conn, t["lowered"], case_exact=False)

@@ -180,18 +180,15 @@ def insert_alone(session: Session | scoped_session[Any], connection: Any, plan: 
                 return False
             pending.append((instance, values))
         rows.append((child, pending))
+    if guard is not None and (not owner_values or not guard.params.keys().isdisjoint(owner_values)):
+        return False  # nothing to select, or a column keyed like a guard parameter: the caller checks apart
     # Known to be the flush's work: write it.
-    if guard is None or not owner_values:
-        if guard is not None:
-            return False  # nothing to select: the caller checks apart, and flushes
+    if guard is None:
         row = connection.execute(plan.owner.insert, owner_values).one()
     else:
-        if not guard.params.keys().isdisjoint(owner_values):
-            return False  # a column keyed like a guard parameter: the caller checks apart, and flushes
         row = connection.execute(plan.owner.insert_if(owner_values, guard), {**owner_values, **guard.params}).first()
         if row is None:
             raise Collision
-
     _loaded(obj, plan.owner, row)
     for child, pending in rows:
         for _instance, values in pending:

@@ -61,6 +61,9 @@ from .unique_indexes import enforced_by_index
 if TYPE_CHECKING:
     from .resource_types import Link, Registry, ResourceType
 
+#: A unique attribute a write gives a text value: (attribute, its column, the value, its schema URN).
+_Unique = tuple[d.Attribute, Any, str, str]
+
 logger = logging.getLogger(__name__)
 
 #: Below this many ids an ``IN`` list is fine on every backend; larger sets are chunked.
@@ -830,7 +833,7 @@ class Store:
             self._check_unique_values(rt, obj, unique)
 
     def _unique_values(self, rt: ResourceType, doc: dict[str, Any],
-                       touched: set[str] | None = None) -> list[tuple[d.Attribute, Any, str, str]]:
+                       touched: set[str] | None = None) -> list[_Unique]:
         """(attribute, column, value, schema) for each unique attribute ``doc`` gives a text value to write."""
         out = []
         for resolved, column in rt.mapping.resolved_targets:
@@ -848,7 +851,7 @@ class Store:
             out.append((attribute, column, value, resolved.schema))
         return out
 
-    def _lock_unique(self, rt: ResourceType, unique: list[tuple[d.Attribute, Any, str, str]]) -> None:
+    def _lock_unique(self, rt: ResourceType, unique: list[_Unique]) -> None:
         """PostgreSQL: serialise this transaction's writers of the same unique values.
 
         Two parallel POSTs of "Ann@x" and "ann@x" would both pass a check, and a host's unique index
@@ -870,7 +873,7 @@ class Store:
             connection.execute(self._plan(("advisory lock", self.dialect), _advisory_lock),
                                {"key": f"scim:{rt.name}:{attribute.name}:{self.tenant}:{folded}"})
 
-    def _check_unique_values(self, rt: ResourceType, obj: Any, unique: list[tuple[d.Attribute, Any, str, str]]) -> None:
+    def _check_unique_values(self, rt: ResourceType, obj: Any, unique: list[_Unique]) -> None:
         current = getattr(obj, rt.mapping.id.key, None)
         tenancy = self._tenancy(rt)
         connection = self._connection()
@@ -910,7 +913,7 @@ class Store:
             condition = sa.and_(condition, mapping.id != sa.bindparam("current", type_=mapping.id.type))
         return condition
 
-    def _unique_guard(self, rt: ResourceType, unique: list[tuple[d.Attribute, Any, str, str]]) -> Guard | None:
+    def _unique_guard(self, rt: ResourceType, unique: list[_Unique]) -> Guard | None:
         """The uniqueness check of a new resource as the condition of its ``INSERT ... SELECT``: one
         statement, not two (PostgreSQL: after the locks, so it sees what their holders committed)."""
         if not unique:

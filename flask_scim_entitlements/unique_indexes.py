@@ -69,11 +69,10 @@ def enforced_by_index(connection: sa.Connection, attribute: Any, tenant_attribut
     (folded with ``lower()`` unless ``case_exact``) in the same tenant (``tenant_attribute``, or None)?"""
     column = _table_column(attribute)
     tenant = None if tenant_attribute is None else _table_column(tenant_attribute)
-    if tenant_attribute is not None and tenant is None:
+    if column is None or (tenant_attribute is not None and tenant is None):
         return False
-    table = getattr(column, "table", None)
-    if not isinstance(column, sa.Column) or not isinstance(table, sa.Table) \
-            or (tenant is not None and (not isinstance(tenant, sa.Column) or tenant.table is not table)):
+    table = column.table
+    if not isinstance(table, sa.Table) or (tenant is not None and tenant.table is not table):
         return False
     engine = connection.engine
     translate = connection.get_execution_options().get("schema_translate_map") or {}

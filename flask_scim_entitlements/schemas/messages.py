@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
-from marshmallow import Schema, fields, missing, post_load
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, post_load
+from marshmallow.decorators import POST_LOAD, PRE_LOAD, VALIDATES, VALIDATES_SCHEMA
 
 from . import definitions as d
 from .base import Reference, ScimSchema
@@ -93,6 +94,7 @@ def resource_wire_schema(name: str, core: type[Schema], extensions: dict[str, ty
         # A loaded document has the shape the store and the PATCH engine read: extensions under their URN.
         return {placed.get(key, key): value for key, value in data.items()}
 
+    under_their_urns.scim_extensions_under_urns = True  # type: ignore[attr-defined]  # (compile_load does it too)
     attrs["_under_their_urns"] = under_their_urns
     cls = type(f"{name}WireSchema", (core,), attrs)
     return cls()
@@ -198,6 +200,137 @@ def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
         if inner is not None:
             return lambda value: None if value is None else [inner(item) for item in value]
     return None
+
+
+class _Declined(Exception):  # noqa: N818 - a signal within compile_load, never raised out of it
+    """The compiled load met something only marshmallow's ``load`` answers exactly (a value that fails, an
+    unusual type): the document is loaded again by marshmallow."""
+
+
+_LOAD_HOOKS = (PRE_LOAD, POST_LOAD, VALIDATES, VALIDATES_SCHEMA)
+
+
+def compile_load(schema: Schema, partial: tuple[str, ...] = ()) -> Callable[[Any], Any]:
+    """``schema.load(data, partial=partial)`` for documents, with the per-field machinery resolved once.
+
+    A POST or PUT body goes through the wire schema's ``load`` (types and ``required`` checked,
+    undeclared keys dropped); marshmallow does that by calling, for every declared field, a getter,
+    an error store and the field's ``deserialize``, present in the body or not.  Here the dispatch is
+    done ahead of time, for what documents carry: a string field takes a ``str`` as it is, a boolean
+    field a ``bool``, a nested schema a ``dict`` and a list a ``list``, each as marshmallow's field
+    would; any other field or value goes to the field's own ``deserialize``.  Whatever would be an
+    error (a value a field refuses, a required attribute missing, a body that is not an object) is
+    loaded again by ``schema.load``, so errors and their messages are marshmallow's own.  A schema with
+    load hooks (other than the wire schema's own placing of extensions under their URN), a field with
+    validators, a ``load_default`` or a dotted ``attribute`` is loaded by marshmallow
+    (tests/unit/test_compiled_load.py compares the two loads).
+    """
+    compiled = _compiled_load(schema, frozenset(partial), schema.unknown)
+
+    if compiled is None:
+        return lambda data: schema.load(data, partial=partial)
+
+    def load(data: Any) -> Any:
+        try:
+            return compiled(data)
+        except _Declined:
+            return schema.load(data, partial=partial)
+
+    return load
+
+
+def _compiled_load(schema: Schema, partial: frozenset[str], unknown: Any) -> Callable[[Any], Any] | None:
+    if schema.many or unknown != EXCLUDE:
+        return None  # a list, or undeclared keys kept or refused
+    for tag in _LOAD_HOOKS:
+        for hook in schema._hooks.get(tag, ()):
+            function = getattr(getattr(schema, hook[0], None), "__func__", None)
+            if not getattr(function, "scim_extensions_under_urns", False):
+                return None
+    steps: list[tuple[str, str, Callable[[Any], Any]]] = []  # (key in the body, key loaded, converter)
+    required: list[str] = []  # keys that must be in the body
+    for name, field in schema.load_fields.items():
+        if field.load_default is not missing:
+            return None
+        key = field.data_key if field.data_key is not None else name
+        if type(field) is _ExtensionField:
+            target = field.urn
+        else:
+            target = field.attribute or name
+            if "." in target:
+                return None  # marshmallow would nest the value under the dotted path
+        if field.required and name not in partial:
+            required.append(key)
+        steps.append((key, target, _load_converter(field)))
+
+    def load(data: Any) -> Any:
+        if type(data) is not dict:
+            raise _Declined
+        for key in required:
+            if key not in data:
+                raise _Declined
+        out = {}
+        for key, target, convert in steps:
+            value = data.get(key, missing)
+            if value is not missing:
+                out[target] = convert(value)
+        return out
+
+    return load
+
+
+def _bool_is_itself(field: fields.Boolean) -> bool:
+    """Does the field load ``True`` as ``True`` and ``False`` as ``False`` (its truthy and falsy values)?"""
+    return not field.truthy or (True in field.truthy and False not in field.truthy and False in field.falsy)
+
+
+def _load_converter(field: Any) -> Callable[[Any], Any]:
+    """How to load one value of ``field`` as its ``deserialize`` would, raising :class:`_Declined` where
+    marshmallow must decide."""
+    allow_none = field.allow_none
+
+    def by_the_field(value: Any) -> Any:
+        try:
+            return field.deserialize(value)
+        except ValidationError:
+            raise _Declined from None
+
+    kind = type(field)
+    if field.validators or field.pre_load or field.post_load \
+            or (kind is fields.Boolean and not _bool_is_itself(field)):
+        return by_the_field
+    if kind in (fields.String, Reference, fields.Boolean):
+        exact = bool if kind is fields.Boolean else str
+
+        def scalar(value: Any) -> Any:
+            if type(value) is exact or (value is None and allow_none):
+                return value
+            return by_the_field(value)
+
+        return scalar
+    if kind in (fields.Nested, _ExtensionField) and not field.many and not field.only and not field.exclude \
+            and isinstance(field.schema, Schema):
+        inner = _compiled_load(field.schema, frozenset(), field.unknown or field.schema.unknown)
+        if inner is None:
+            return by_the_field
+        nested = inner
+
+        def one(value: Any) -> Any:
+            if type(value) is dict:
+                return nested(value)
+            return by_the_field(value)
+
+        return one
+    if kind is fields.List:
+        item = _load_converter(field.inner)
+
+        def many(value: Any) -> Any:
+            if type(value) is list:
+                return [item(each) for each in value]
+            return by_the_field(value)
+
+        return many
+    return by_the_field
 
 
 def resource_dump_schema(wire: Schema, shaped: tuple[str, ...]) -> Schema:

@@ -35,7 +35,7 @@ from ..patch import apply_patch
 from ..patch.links import plan_patch
 from ..resource_types import GROUP_KIND, USER_KIND, ResourceType
 from ..schemas import definitions as d
-from ..schemas.messages import SEARCH_REQUEST_URN, compile_dump, list_response, resource_dump_schema
+from ..schemas.messages import SEARCH_REQUEST_URN, compile_dump, compile_load, list_response, resource_dump_schema
 from ..store import Changes, Store
 from .common import LINK_ATTRIBUTES, Projection, base_url, check_text, page_params, read_json_body
 
@@ -197,13 +197,25 @@ def _check_if_match(doc: dict[str, Any]) -> None:
         raise PreconditionFailedError(f"If-Match {header} does not match the current version {doc['meta']['version']}")
 
 
+#: wire schema -> its load, compiled (compile_load)
+_loaders: WeakKeyDictionary[Schema, Callable[[Any], Any]] = WeakKeyDictionary()
+
+
+def _loader(rt: ResourceType) -> Callable[[Any], Any]:
+    wire = _state().wire_schema(rt)
+    load = _loaders.get(wire)
+    if load is None:
+        # Read-only attributes (an entitlement's ``type``) are computed, never sent: not required on input.
+        computed = tuple(a.name for a in rt.schema.core.attributes if a.mutability == d.READ_ONLY)
+        _loaders[wire] = load = compile_load(wire, computed)
+    return load
+
+
 def _load(rt: ResourceType, doc: dict[str, Any]) -> dict[str, Any]:
     """A normalised body through the wire schema's ``load``: RFC 7643 §2.3 types and ``required`` checked,
     undeclared keys dropped.  What it returns is what the store writes; every problem is a 400 naming it."""
-    # Read-only attributes (an entitlement's ``type``) are computed, never sent: not required on input.
-    computed = tuple(a.name for a in rt.schema.core.attributes if a.mutability == d.READ_ONLY)
     try:
-        loaded: dict[str, Any] = _state().wire_schema(rt).load(doc, partial=computed)
+        loaded: dict[str, Any] = _loader(rt)(doc)
     except ValidationError as exc:
         errors = exc.messages if isinstance(exc.messages, dict) else {"": exc.messages}
         missing = [k for k, v in errors.items() if isinstance(v, list) and any("required" in str(m) for m in v)]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 
 from .mapping import MultiValued
 
@@ -235,8 +235,11 @@ def _parameters(table: _Table, state: Any) -> dict[str, Any] | None:
 
 
 def _loaded(instance: Any, table: _Table, row: Any) -> None:
+    """The written row's values into the (transient) instance's state.  Nothing of them is committed here:
+    ``make_transient_to_detached`` commits every value, as a flush's load of the row would."""
+    held = instance_dict(instance)
     for position, key in table.returned:
-        set_committed_value(instance, key, row[position])
+        held[key] = row[position]
 
 
 __all__ = ["Collision", "Guard", "InsertPlan", "insert_alone", "plan_for"]

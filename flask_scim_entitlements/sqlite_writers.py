@@ -32,7 +32,7 @@ import os
 import threading
 import time
 from typing import Any
-from weakref import WeakSet
+from weakref import WeakKeyDictionary, WeakSet
 
 try:
     import fcntl
@@ -49,6 +49,7 @@ _BUSY_KEY = "scim_entitlements.sqlite_busy_timeout"
 _locks: dict[str, _WriterLock] = {}
 _registry_guard = threading.Lock()
 _engines: WeakSet[Any] = WeakSet()
+_engine_locks: WeakKeyDictionary[Any, _WriterLock] = WeakKeyDictionary()  # (the path of each engine, worked out once)
 _session_classes: WeakSet[Any] = WeakSet()
 
 
@@ -190,6 +191,13 @@ def _register(engine: Any, session: Session) -> None:
 
 def _lock_for(engine: Any) -> _WriterLock:
     """One lock per database file (engines of one file share it); per engine for in-memory databases."""
+    writer = _engine_locks.get(engine)
+    if writer is None:
+        _engine_locks[engine] = writer = _file_lock_for(engine)
+    return writer
+
+
+def _file_lock_for(engine: Any) -> _WriterLock:
     database = engine.url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file:")
     key = f"engine:{id(engine)}" if in_memory else os.path.abspath(database)

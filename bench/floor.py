@@ -11,7 +11,8 @@ app's schema, so that "ours / floor-eq" measures the extension's overhead and no
 - one statement per request for user documents (JSON aggregation of the links in correlated
   subqueries), a ``COUNT`` only when the page does not prove the total, as the extension;
 - two for a group (the row, then its member ids), one ``INSERT`` per table for a POST
-  (uniqueness left to the unique index on ``lower(user_name)``, as a minimal server would).
+  (uniqueness left to the unique index on ``lower(user_name)``, as a minimal server would), writing
+  the row the app's model writes (its ``session_token`` default included).
 
 No ORM, no marshmallow, no filter parser beyond the one ``userName eq`` form, no activity log.
 Served with the same gunicorn settings as ours.
@@ -26,6 +27,7 @@ import hmac
 import json
 import os
 import re
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,10 +89,13 @@ COUNT = sa.text("SELECT count(u.id) FROM users u WHERE u.org_id = :org")
 GROUP = sa.text("SELECT id, name, external_id, created_at, updated_at FROM groups "
                 "WHERE org_id = :org AND id = :id").columns(created_at=sa.DateTime, updated_at=sa.DateTime)
 MEMBERS = sa.text("SELECT user_id FROM group_members WHERE group_id = :id ORDER BY user_id")
+#: The row the example app's model writes: with the ``session_token`` its column default draws
+#: (example_app/models.py ``new_session_token``), which a signed-in session names the user by.
 INSERT_USER = sa.text(
     "INSERT INTO users (org_id, user_name, first_name, last_name, display_name, external_id, active, "
-    "password_hash, created_at, updated_at) VALUES (:org, :user_name, :first_name, :last_name, :display_name, "
-    ":external_id, :active, NULL, :now, :now) RETURNING id").bindparams(sa.bindparam("now", type_=sa.DateTime))
+    "password_hash, session_token, created_at, updated_at) VALUES (:org, :user_name, :first_name, :last_name, "
+    ":display_name, :external_id, :active, NULL, :session_token, :now, :now) RETURNING id"
+).bindparams(sa.bindparam("now", type_=sa.DateTime))
 INSERT_EMAIL = sa.text('INSERT INTO user_emails (user_id, value, type, display, "primary") '
                        "VALUES (:user_id, :value, :type, :display, :primary)")
 
@@ -242,7 +247,8 @@ def create_user() -> Response:
             org = _org(conn)
             if org is None:
                 return _error(401, "A valid token is required")
-            ident = conn.execute(INSERT_USER, {"org": org, **values}).scalar_one()
+            ident = conn.execute(INSERT_USER, {"org": org, "session_token": secrets.token_urlsafe(32),
+                                               **values}).scalar_one()
             if emails:
                 conn.execute(INSERT_EMAIL, [{"user_id": ident, **e} for e in emails])
     except sa.exc.IntegrityError:

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session
-from sqlalchemy.orm.attributes import instance_dict, set_committed_value
+from sqlalchemy.orm import attributes as orm_attributes
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .mapping import MultiValued
 
@@ -237,7 +238,7 @@ def _parameters(table: _Table, state: Any) -> dict[str, Any] | None:
 def _loaded(instance: Any, table: _Table, row: Any) -> None:
     """The written row's values into the (transient) instance's state.  Nothing of them is committed here:
     ``make_transient_to_detached`` commits every value, as a flush's load of the row would."""
-    held = instance_dict(instance)
+    held = orm_attributes.instance_dict(instance)  # (looked up per call: instrumentation may replace it)
     for position, key in table.returned:
         held[key] = row[position]
 

@@ -218,14 +218,17 @@ def compile_load(schema: Schema, partial: tuple[str, ...] = ()) -> Callable[[Any
     an error store and the field's ``deserialize``, present in the body or not.  Here the dispatch is
     done ahead of time, for what documents carry: a string field takes a ``str`` as it is, a boolean
     field a ``bool``, a nested schema a ``dict`` and a list a ``list``, each as marshmallow's field
-    would; any other field or value goes to the field's own ``deserialize``.  Whatever would be an
-    error (a value a field refuses, a required attribute missing, a body that is not an object) is
-    loaded again by ``schema.load``, so errors and their messages are marshmallow's own.  A schema with
-    load hooks (other than the wire schema's own placing of extensions under their URN), a field with
-    validators, a ``load_default`` or a dotted ``attribute`` is loaded by marshmallow
+    would; any other field or value goes to the field's own ``deserialize``, with the arguments
+    marshmallow gives it.  Whatever would be an error (a value a field refuses, a required attribute
+    missing, a body that is not an object) is loaded again by ``schema.load``, so errors and their
+    messages are marshmallow's own (a failing body's field functions then run twice).  A schema with
+    load hooks (other than the wire schema's own placing of extensions under their URN) or its own
+    ``load``, ``_do_load``, ``_deserialize`` or ``dict_class``, a field with validators, a
+    ``load_default`` or a dotted ``attribute`` is loaded by marshmallow
     (tests/unit/test_compiled_load.py compares the two loads).
     """
-    compiled = _compiled_load(schema, frozenset(partial), schema.unknown)
+    compiled = _compiled_load(schema, frozenset(partial), schema.unknown) \
+        if isinstance(partial, tuple | list | set | frozenset) else None
 
     if compiled is None:
         return lambda data: schema.load(data, partial=partial)
@@ -239,15 +242,22 @@ def compile_load(schema: Schema, partial: tuple[str, ...] = ()) -> Callable[[Any
     return load
 
 
+def _loads_as_marshmallow(schema: Schema) -> bool:
+    """Does ``schema`` load with marshmallow's own machinery (no method of its own on the load path)?"""
+    cls = type(schema)
+    return cls.load is Schema.load and cls._do_load is Schema._do_load and cls._deserialize is Schema._deserialize \
+        and schema.dict_class is dict and not schema.many
+
+
 def _compiled_load(schema: Schema, partial: frozenset[str], unknown: Any) -> Callable[[Any], Any] | None:
-    if schema.many or unknown != EXCLUDE:
-        return None  # a list, or undeclared keys kept or refused
+    if not _loads_as_marshmallow(schema) or unknown != EXCLUDE:
+        return None  # its own load, or undeclared keys kept or refused
     for tag in _LOAD_HOOKS:
         for hook in schema._hooks.get(tag, ()):
             function = getattr(getattr(schema, hook[0], None), "__func__", None)
             if not getattr(function, "scim_extensions_under_urns", False):
                 return None
-    steps: list[tuple[str, str, Callable[[Any], Any]]] = []  # (key in the body, key loaded, converter)
+    steps: list[tuple[str, str, Callable[[Any, str, Any], Any]]] = []  # (key in the body, key loaded, converter)
     required: list[str] = []  # keys that must be in the body
     for name, field in schema.load_fields.items():
         if field.load_default is not missing:
@@ -261,7 +271,9 @@ def _compiled_load(schema: Schema, partial: frozenset[str], unknown: Any) -> Cal
                 return None  # marshmallow would nest the value under the dotted path
         if field.required and name not in partial:
             required.append(key)
-        steps.append((key, target, _load_converter(field)))
+        # What marshmallow hands the field as its partial: the names under it, without its prefix.
+        prefix = name + "."
+        steps.append((key, target, _load_converter(field, [f[len(prefix):] for f in partial if f.startswith(prefix)])))
 
     def load(data: Any) -> Any:
         if type(data) is not dict:
@@ -273,7 +285,9 @@ def _compiled_load(schema: Schema, partial: frozenset[str], unknown: Any) -> Cal
         for key, target, convert in steps:
             value = data.get(key, missing)
             if value is not missing:
-                out[target] = convert(value)
+                value = convert(value, key, data)
+                if value is not missing:  # (a field may load a value as nothing: marshmallow leaves it out)
+                    out[target] = value
         return out
 
     return load
@@ -284,14 +298,14 @@ def _bool_is_itself(field: fields.Boolean) -> bool:
     return not field.truthy or (True in field.truthy and False not in field.truthy and False in field.falsy)
 
 
-def _load_converter(field: Any) -> Callable[[Any], Any]:
-    """How to load one value of ``field`` as its ``deserialize`` would, raising :class:`_Declined` where
-    marshmallow must decide."""
+def _load_converter(field: Any, partial: list[str]) -> Callable[[Any, Any, Any], Any]:
+    """How to load one value of ``field`` as its ``deserialize(value, attr, data, partial=partial)`` would
+    (marshmallow's call), raising :class:`_Declined` where marshmallow must decide."""
     allow_none = field.allow_none
 
-    def by_the_field(value: Any) -> Any:
+    def by_the_field(value: Any, attr: Any, data: Any) -> Any:
         try:
-            return field.deserialize(value)
+            return field.deserialize(value, attr, data, partial=partial)
         except ValidationError:
             raise _Declined from None
 
@@ -302,32 +316,32 @@ def _load_converter(field: Any) -> Callable[[Any], Any]:
     if kind in (fields.String, Reference, fields.Boolean):
         exact = bool if kind is fields.Boolean else str
 
-        def scalar(value: Any) -> Any:
+        def scalar(value: Any, attr: Any, data: Any) -> Any:
             if type(value) is exact or (value is None and allow_none):
                 return value
-            return by_the_field(value)
+            return by_the_field(value, attr, data)
 
         return scalar
     if kind in (fields.Nested, _ExtensionField) and not field.many and not field.only and not field.exclude \
             and isinstance(field.schema, Schema):
-        inner = _compiled_load(field.schema, frozenset(), field.unknown or field.schema.unknown)
+        inner = _compiled_load(field.schema, frozenset(partial), field.unknown or field.schema.unknown)
         if inner is None:
             return by_the_field
         nested = inner
 
-        def one(value: Any) -> Any:
+        def one(value: Any, attr: Any, data: Any) -> Any:
             if type(value) is dict:
                 return nested(value)
-            return by_the_field(value)
+            return by_the_field(value, attr, data)
 
         return one
     if kind is fields.List:
-        item = _load_converter(field.inner)
+        item = _load_converter(field.inner, partial)
 
-        def many(value: Any) -> Any:
+        def many(value: Any, attr: Any, data: Any) -> Any:
             if type(value) is list:
-                return [item(each) for each in value]
-            return by_the_field(value)
+                return [item(each, None, None) for each in value]  # (List hands its items no attr or data)
+            return by_the_field(value, attr, data)
 
         return many
     return by_the_field

@@ -197,17 +197,15 @@ def _check_if_match(doc: dict[str, Any]) -> None:
         raise PreconditionFailedError(f"If-Match {header} does not match the current version {doc['meta']['version']}")
 
 
-#: wire schema -> its load, compiled (compile_load)
-_loaders: WeakKeyDictionary[Schema, Callable[[Any], Any]] = WeakKeyDictionary()
-
-
 def _loader(rt: ResourceType) -> Callable[[Any], Any]:
+    """The wire schema's load, compiled (compile_load), kept on the schema: the load refers to its schema,
+    so a weak mapping from schemas to their loads would keep every schema alive."""
     wire = _state().wire_schema(rt)
-    load = _loaders.get(wire)
+    load: Callable[[Any], Any] | None = wire.__dict__.get("_scim_compiled_load")
     if load is None:
         # Read-only attributes (an entitlement's ``type``) are computed, never sent: not required on input.
         computed = tuple(a.name for a in rt.schema.core.attributes if a.mutability == d.READ_ONLY)
-        _loaders[wire] = load = compile_load(wire, computed)
+        wire.__dict__["_scim_compiled_load"] = load = compile_load(wire, computed)
     return load
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
+from marshmallow import RAISE, Schema, ValidationError, fields, missing, post_load, pre_load, validate, validates
 
 from flask_scim_entitlements.schemas.base import ScimSchema, attr
 from flask_scim_entitlements.schemas.core import GroupSchema, UserSchema
@@ -154,3 +154,91 @@ def test_what_a_host_schema_declares_hooks_validators_strictness_defaults_applie
     top = extension()
     assert _both(top, value) == (_outcome(top.load, value), _outcome(compile_load(top), value))
     assert _outcome(compile_load(top), value) == _outcome(top.load, value)
+
+
+class _Trimmed(fields.String):
+    """A host field reading what marshmallow hands it: the key and the whole object."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        return f"{attr}:{value.strip()}:{data.get('kind', '-')}"
+
+
+class _Loose(ScimSchema):
+    nick = attr(fields.String(post_load=[lambda v: v.strip() or missing]))
+    code = attr(fields.Function(deserialize=lambda v: v or missing))
+    tag = attr(_Trimmed)
+    kind = attr(fields.String)
+
+
+@pytest.mark.parametrize("value", [{"nick": "  ", "code": ""}, {"nick": " a ", "code": "x"},
+                                   {"tag": " t ", "kind": "k"}, {"tag": " t "}])
+def test_a_value_a_field_loads_as_nothing_is_left_out_and_a_field_gets_its_key_and_object_as_from_marshmallow(
+        value: Any) -> None:
+    wire = resource_wire_schema("User", UserSchema, {TEAM_URN: _Loose})
+    expected, got = _both(wire, {"userName": "a", TEAM_URN: value})
+    assert got == expected
+
+
+class _Required(ScimSchema):
+    code = attr(fields.String, required=True)
+
+    @post_load
+    def tag(self, data: Any, **_: Any) -> Any:
+        return data
+
+
+def test_a_nested_schema_made_partial_by_the_host_still_requires_what_marshmallow_requires() -> None:
+    """marshmallow hands a nested field the parent's partial (empty), not the nested schema's own."""
+    wire = resource_wire_schema("User", UserSchema, {TEAM_URN: _Required(partial=True)})
+    expected, got = _both(wire, {"userName": "a", TEAM_URN: {}})
+    assert expected[0] == "error"
+    assert got == expected
+
+
+def test_dotted_partial_names_reach_the_nested_schema_as_marshmallow_passes_them() -> None:
+    wire = resource_wire_schema("User", UserSchema, {TEAM_URN: _Required})
+    top = type("Top", (ScimSchema,), {"team": attr(fields.Nested(_Required)), "name": attr(fields.String)})()
+    for partial in [(), ("team.code",), ("team",)]:
+        expected, got = _both(top, {"name": "x", "team": {}}, partial)
+        assert got == expected
+    assert _both(wire, {"userName": "a", TEAM_URN: {}})[0][0] == "error"
+
+
+class _Ordered(ScimSchema):
+    code = attr(fields.String)
+
+    def load(self, data: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return super().load({k: v.strip() if isinstance(v, str) else v for k, v in data.items()}, **kwargs)
+
+
+class _Tagged(dict):  # type: ignore[type-arg]
+    pass
+
+
+def test_a_schema_with_its_own_load_or_dict_class_is_loaded_by_marshmallow() -> None:
+    stripped = _Ordered()
+    assert _outcome(compile_load(stripped), {"code": " x "}) == _outcome(stripped.load, {"code": " x "}) \
+        == ("loaded", {"code": "x"})
+    tagged = type("TaggedSchema", (ScimSchema,), {"dict_class": _Tagged, "code": attr(fields.String)})()
+    assert type(compile_load(tagged)({"code": "x"})) is type(tagged.load({"code": "x"})) is _Tagged
+
+
+def test_the_views_keep_a_compiled_load_on_its_schema_and_it_goes_with_the_schema(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    import weakref
+    from types import SimpleNamespace
+
+    from flask_scim_entitlements.views import resources
+
+    schemas = [resource_wire_schema("User", UserSchema, {TEAM_URN: TeamSchema})]
+    monkeypatch.setattr(resources, "_state", lambda: SimpleNamespace(wire_schema=lambda rt: schemas[0]))
+    rt = SimpleNamespace(schema=SimpleNamespace(core=SimpleNamespace(attributes=())))
+    load = resources._loader(rt)  # type: ignore[arg-type]
+    assert resources._loader(rt) is load  # type: ignore[arg-type]
+    assert load({"userName": "a"}) == {"userName": "a"}
+    ref = weakref.ref(schemas[0])
+    schemas.clear()
+    del load
+    gc.collect()
+    assert ref() is None

@@ -17,19 +17,29 @@ models' inserts (``before_insert``, ``after_insert``); the instance and its chil
 nothing else of theirs changed (a hook that appended to another relationship); every model is
 mapped to one table with no inheritance, version counter or dataclass defaults; no value is a SQL
 expression; and the database returns inserted rows in the order of their parameters.
+
+Where no instance is needed at all, :func:`insert_rows` writes the same rows from the values an
+instance would have held (by mapped attribute), and returns them as a :class:`Written`: no instance is
+built, set, inspected or committed.  That is known to be what the instance would have written when,
+besides the above, the models construct with SQLAlchemy's default constructor, have no ``@validates``,
+no ``__setattr__`` of their own, and no listener but the ORM's own on their construction or on the
+attributes written (:attr:`InsertPlan.instance_free`, and :func:`writes_alone` at each request).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import types
 from collections.abc import Callable
 from itertools import groupby
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session
 from sqlalchemy.orm import attributes as orm_attributes
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.decl_base import _declarative_constructor
 
 from .mapping import MultiValued
 
@@ -96,6 +106,20 @@ class InsertPlan:
     owner: _Table
     children: tuple[_Child, ...]
     other_relationships: tuple[str, ...]  # the owner's relationships that must not have changed
+    #: The rows can be written with no instance (:func:`insert_rows`): the models build and set attributes
+    #: as SQLAlchemy's own do.  Listeners added later are looked for at each request (:func:`writes_alone`).
+    instance_free: bool = False
+    #: (event dispatcher, event name) of each construction and attribute event an instance would dispatch
+    events: tuple[tuple[Any, str], ...] = ()
+
+
+class Written(SimpleNamespace):
+    """A new resource's rows as :func:`insert_rows` wrote them: each mapped attribute's value (defaults
+    included), and under each child relationship's key a list of the child rows, as ``Written`` too.
+    Documents read it as they read an instance or a row (``getattr``)."""
+
+    def __repr__(self) -> str:  # (its values may be secrets: a session token, a password's hash)
+        return f"<Written: {', '.join(self.__dict__)}>"
 
 
 def plan_for(rt: ResourceType, dialect: Any) -> InsertPlan | None:
@@ -123,7 +147,88 @@ def plan_for(rt: ResourceType, dialect: Any) -> InsertPlan | None:
         children.append(_Child(prop.key, table, tuple(keys), backrefs))
         child_relationships.add(prop.key)
     others = tuple(p.key for p in owner.mapper.relationships if p.key not in child_relationships)
-    return InsertPlan(owner, tuple(children), others)
+    mappers = [owner.mapper] + [child.table.mapper for child in children]
+    instance_free = all(_plain_class(mapper) for mapper in mappers)
+    events = []
+    for mapper in mappers:
+        manager = mapper.class_manager
+        events += [(manager.dispatch, "init"), (manager.dispatch, "init_failure")]
+        # Building an instance reads (init_scalar) and sets its columns, and fills the child collections.
+        events += [(manager[key].dispatch, name) for key in mapper.column_attrs.keys()
+                   for name in ("set", "init_scalar")]
+    events += [(owner.mapper.class_manager[child.relationship].dispatch, name) for child in children
+               for name in ("init_collection", "append", "append_wo_mutation", "bulk_replace")]
+    return InsertPlan(owner, tuple(children), others, instance_free, tuple(events))
+
+
+def _cell_value(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
+
+
+def _plain_class(mapper: Any) -> bool:
+    """Does the model construct and set attributes as SQLAlchemy's declarative classes do, with nothing
+    of its own in between?"""
+    return mapper.class_manager.original_init is _declarative_constructor and not mapper.validators \
+        and mapper.class_.__setattr__ is object.__setattr__
+
+
+def writes_alone(session: Session | scoped_session[Any], plan: InsertPlan) -> bool:
+    """Can :func:`insert_rows` write a new resource now: the plan allows it, the session has nothing else
+    to write, and nothing but the ORM itself listens to what building the instance or flushing it does?"""
+    if not plan.instance_free:
+        return False
+    actual: Any = session() if isinstance(session, scoped_session) else session
+    if actual.new or actual.deleted or actual.dirty or _session_listened(actual):
+        return False
+    if _listened(plan.owner) or any(_listened(child.table) for child in plan.children):
+        return False
+    for dispatch, name in plan.events:
+        listeners = getattr(dispatch, name)
+        if listeners and not all(_orm_own(fn) for fn in listeners):
+            return False  # the host's listener would see (or change) the values on an instance
+    return True
+
+
+def _orm_own(listener: Any) -> bool:
+    """Is ``listener`` one of the ORM's own (constructing an instance, cascading a collection)?  The ORM wraps
+    listeners it adapts, its own and a host's alike, in a closure over the listener: that one is looked at."""
+    while ".<locals>.wrap" in getattr(listener, "__qualname__", ""):
+        inner = [value for value in map(_cell_value, listener.__closure__ or ())
+                 if isinstance(value, types.FunctionType)]
+        if len(inner) != 1:
+            return False  # (not a wrapper this knows: the host's, as far as this can tell)
+        listener = inner[0]
+    return getattr(listener, "__module__", "").startswith("sqlalchemy.orm.")
+
+
+def insert_rows(connection: Any, plan: InsertPlan, values: dict[str, Any], children: dict[str, list[dict[str, Any]]],
+                guard: Guard | None = None) -> Written | None:
+    """Write a new resource from ``values``, what its instance would hold (by mapped attribute: a value set
+    to None is held as None), and ``children``, each child relationship's rows as such dicts; the rows
+    as written, or None, having written nothing, where the plan cannot write them (:func:`insert_alone`).
+
+    Call it only where :func:`writes_alone` says so.  With a ``guard``, as :func:`insert_alone`."""
+    owner_values = _parameters(plan.owner, values)
+    if owner_values is None:
+        return None
+    rows: list[tuple[_Child, list[tuple[Written, dict[str, Any]]]]] = []
+    for child in plan.children:
+        pending = []
+        for held in children.get(child.relationship, ()):
+            child_values = _parameters(child.table, held)
+            if child_values is None:
+                return None
+            pending.append((Written(), child_values))
+        rows.append((child, pending))
+    written = Written()
+    if not _write(connection, plan, written, owner_values, rows, guard):
+        return None
+    for child, pending in rows:
+        setattr(written, child.relationship, [instance for instance, _values in pending])
+    return written
 
 
 def _table(model: Any) -> _Table | None:
@@ -152,17 +257,14 @@ def insert_alone(session: Session | scoped_session[Any], connection: Any, plan: 
     With a ``guard``, the row is inserted only if the guard holds, in the same statement; if it does
     not, nothing is written and :class:`Collision` is raised."""
     actual: Any = session() if isinstance(session, scoped_session) else session
-    if actual.new or actual.deleted or actual.dirty:
-        return False
-    dispatch = actual.dispatch
-    if any(getattr(dispatch, name) for name in _SESSION_EVENTS):
+    if actual.new or actual.deleted or actual.dirty or _session_listened(actual):
         return False
     state: Any = sa.inspect(obj)
     held = state.dict  # a relationship never touched is not there, and has no changes
     if not state.transient or any(key in held and state.attrs[key].history.has_changes()
                                   for key in plan.other_relationships):
         return False
-    owner_values = _parameters(plan.owner, state)
+    owner_values = _parameters(plan.owner, held)
     if owner_values is None or _listened(plan.owner):
         return False
     rows: list[tuple[_Child, list[tuple[Any, dict[str, Any]]]]] = []
@@ -176,14 +278,31 @@ def insert_alone(session: Session | scoped_session[Any], connection: Any, plan: 
                     p.key in child_state.dict and child_state.attrs[p.key].history.has_changes()
                     for p in child.table.mapper.relationships if p.key not in child.backrefs):
                 return False
-            values = _parameters(child.table, child_state)
+            values = _parameters(child.table, child_state.dict)
             if values is None:
                 return False
             pending.append((instance, values))
         rows.append((child, pending))
+    if not _write(connection, plan, obj, owner_values, rows, guard):
+        return False
+    for child, pending in rows:
+        if child.relationship not in held:
+            set_committed_value(obj, child.relationship, [])  # a new row has none: nothing to load later
+        for instance, _values in pending:
+            make_transient_to_detached(instance)
+    # Detached, not added to the session: the rows are written and the instances hold what was written
+    # (the answer is built from them), so the session has nothing to flush, and nothing to expire at the
+    # commit, which would otherwise run while SQLite's write lock is held.
+    make_transient_to_detached(obj)
+    return True
+
+
+def _write(connection: Any, plan: InsertPlan, obj: Any, owner_values: dict[str, Any],
+           rows: list[tuple[_Child, list[tuple[Any, dict[str, Any]]]]], guard: Guard | None) -> bool:
+    """Execute the inserts: the owner's row into ``obj``, then each child's rows (their foreign keys from
+    it) into theirs; False, having written nothing, where the guard cannot go in the owner's statement."""
     if guard is not None and (not owner_values or not guard.params.keys().isdisjoint(owner_values)):
         return False  # nothing to select, or a column keyed like a guard parameter: the caller checks apart
-    # Known to be the flush's work: write it.
     if guard is None:
         row = connection.execute(plan.owner.insert, owner_values).one()
     else:
@@ -201,16 +320,12 @@ def insert_alone(session: Session | scoped_session[Any], connection: Any, plan: 
             returned = connection.execute(child.table.insert, [values for _i, values in group]).all()
             for (instance, _values), child_row in zip(group, returned, strict=True):
                 _loaded(instance, child.table, child_row)
-    for child, pending in rows:
-        if child.relationship not in held:
-            set_committed_value(obj, child.relationship, [])  # a new row has none: nothing to load later
-        for instance, _values in pending:
-            make_transient_to_detached(instance)
-    # Detached, not added to the session: the rows are written and the instances hold what was written
-    # (the answer is built from them), so the session has nothing to flush, and nothing to expire at the
-    # commit, which would otherwise run while SQLite's write lock is held.
-    make_transient_to_detached(obj)
     return True
+
+
+def _session_listened(session: Any) -> bool:
+    dispatch = session.dispatch
+    return any(getattr(dispatch, name) for name in _SESSION_EVENTS)
 
 
 def _listened(table: _Table) -> bool:
@@ -218,11 +333,11 @@ def _listened(table: _Table) -> bool:
     return bool(events.before_insert or events.after_insert)
 
 
-def _parameters(table: _Table, state: Any) -> dict[str, Any] | None:
-    """The INSERT's parameters, as the flush collects them: the values set, without the None of a column
-    that does not store None as a value (its default applies); None if a value is a SQL expression."""
+def _parameters(table: _Table, held: dict[str, Any]) -> dict[str, Any] | None:
+    """The INSERT's parameters from what an instance holds (its state's dict), as the flush collects them: the
+    values set, without the None of a column that does not store None as a value (its default applies);
+    None if a value is a SQL expression."""
     values: dict[str, Any] = {}
-    held = state.dict
     for column, key in table.columns:
         if key not in held:
             continue
@@ -236,11 +351,13 @@ def _parameters(table: _Table, state: Any) -> dict[str, Any] | None:
 
 
 def _loaded(instance: Any, table: _Table, row: Any) -> None:
-    """The written row's values into the (transient) instance's state.  Nothing of them is committed here:
-    ``make_transient_to_detached`` commits every value, as a flush's load of the row would."""
-    held = orm_attributes.instance_dict(instance)  # (looked up per call: instrumentation may replace it)
+    """The written row's values into the (transient) instance's state, or a :class:`Written`'s attributes.
+    Nothing of them is committed here: ``make_transient_to_detached`` commits every value, as a flush's
+    load of the row would."""
+    # (looked up per call: instrumentation may replace it)
+    held = instance.__dict__ if type(instance) is Written else orm_attributes.instance_dict(instance)
     for position, key in table.returned:
         held[key] = row[position]
 
 
-__all__ = ["Collision", "Guard", "InsertPlan", "insert_alone", "plan_for"]
+__all__ = ["Collision", "Guard", "InsertPlan", "Written", "insert_alone", "insert_rows", "plan_for", "writes_alone"]

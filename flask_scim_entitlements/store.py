@@ -21,9 +21,10 @@ request holds the write lock on what it changes from its first read to its
 commit, so no read-check-write acts on a stale copy.
 A new resource's rows are inserted as the ORM's flush would insert them,
 without its unit of work, where nothing else is pending or listening
-(:mod:`~flask_scim_entitlements.inserts`), and its document is built from what
-was written unless reading it back could give other bytes
-(:meth:`Store.created_document`).
+(:mod:`~flask_scim_entitlements.inserts`), and without an instance of the
+model where nothing needs one (no host code, no listener, no link to write);
+its document is built from what was written unless reading it back could give
+other bytes (:meth:`Store.created_document`).
 
 The store never commits: the view owns the transaction (design-notes.md).
 """
@@ -34,8 +35,9 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -49,7 +51,7 @@ from .errors import InvalidPathError, InvalidValueError, NoTargetError, NotFound
 from .filters import ast
 from .filters import plan as filter_plan
 from .filters.compiler import FilterCompiler, parse_datetime
-from .inserts import Collision, Guard, insert_alone
+from .inserts import Collision, Guard, Written, insert_alone, insert_rows, writes_alone
 from .inserts import plan_for as insert_plan
 from .mapping import Association, Attr, BoundMapping, MultiValued
 from .patch.links import ADD, REMOVE, REPLACE, LinkOperation
@@ -656,20 +658,41 @@ class Store:
 
     # ----------------------------------------------------------------- writes
     def create(self, rt: ResourceType, doc: dict[str, Any]) -> tuple[Any, Changes]:
+        """Write a new ``rt`` resource: ``(what was written, what changed)``.
+
+        Where the model is mapped with columns and child tables only, nothing else is pending or
+        listening, and the request links nothing, the rows are written from the values an instance
+        would hold, and what was written is a :class:`~flask_scim_entitlements.inserts.Written`
+        (:func:`~flask_scim_entitlements.inserts.insert_rows`); otherwise an instance of the model."""
         mapping = rt.mapping
+        unique = self._unique_values(rt, doc)
+        # (plan,): a type that must be flushed (plan None) is decided once too
+        plan, = self._plan(("insert", rt.name, self.dialect),
+                           lambda: (insert_plan(rt, self.session.get_bind().dialect),))
+        links = self._plan(("link names", rt.name), lambda: tuple(self.writable_links(rt)))
+        values = None
+        if plan is not None and self._rows_alone(rt) and writes_alone(self.session, plan) \
+                and not any(doc.get(name) for name in links):
+            values = self._held_values(rt, doc)
+        if plan is not None and values is not None:
+            held, children, attributes = values
+            # All of the above ran before the write lock (SQLite: one writer at a time): it holds the writes alone.
+            self.begin_write()
+            self._lock_unique(rt, unique)
+            with self._insert_errors(rt, unique):
+                written = insert_rows(self._connection(), plan, held, children, self._unique_guard(rt, unique))
+            if written is not None:
+                self._created_alone = written
+                return written, Changes(attributes)
+        changes = Changes()
         obj = mapping.model()
         if mapping.tenant is not None:
             setattr(obj, mapping.tenant.key, self.tenant_value(mapping))
-        unique = self._unique_values(rt, doc)
-        changes = Changes()
         self._write_attributes(rt, obj, doc, None, changes, creating=True)
         now = datetime.now(UTC).replace(tzinfo=None)
         for col in (mapping.created, mapping.last_modified):
             if col is not None and getattr(obj, col.key, None) is None:
                 setattr(obj, col.key, now)
-        # (plan,): a type that must be flushed (plan None) is decided once too
-        plan, = self._plan(("insert", rt.name, self.dialect),
-                           lambda: (insert_plan(rt, self.session.get_bind().dialect),))
         # The write lock from here, the first statement, not from the request's start: working out the body's
         # attributes holds no one else up (SQLite: one writer at a time).  A host's setter, which may read,
         # took it already (_write_attributes).
@@ -677,15 +700,9 @@ class Store:
         self._lock_unique(rt, unique)
         alone = False
         if plan is not None:
-            try:
+            with self._insert_errors(rt, unique):
                 # Nothing is pending here, so this connection is the flush's (see inserts.py).
                 alone = insert_alone(self.session, self._connection(), plan, obj, self._unique_guard(rt, unique))
-            except Collision:
-                self._check_unique_values(rt, obj, unique)  # names the attribute whose value is taken
-                attribute, _column, value, _schema = unique[0]
-                raise UniquenessError(f"{rt.name} with {attribute.name} {value!r} already exists") from None
-            except (DataError, IntegrityError) as exc:
-                raise constraint_error(exc, rt.name) from exc
         if not alone:
             self._check_unique_values(rt, obj, unique)
             self.session.add(obj)
@@ -694,6 +711,23 @@ class Store:
         self._write_links(rt, obj, doc, changes, creating=True)
         self._created_alone = obj if alone and not any(changes.added.values()) else None
         return obj, changes
+
+    @contextmanager
+    def _insert_errors(self, rt: ResourceType, unique: list[_Unique]) -> Iterator[None]:
+        """A new row the guard or the database refused, as the SCIM error naming why."""
+        try:
+            yield
+        except Collision:
+            self._check_unique_values(rt, None, unique)  # names the attribute whose value is taken
+            attribute, _column, value, _schema = unique[0]
+            raise UniquenessError(f"{rt.name} with {attribute.name} {value!r} already exists") from None
+        except (DataError, IntegrityError) as exc:
+            raise constraint_error(exc, rt.name) from exc
+
+    def _rows_alone(self, rt: ResourceType) -> bool:
+        """Can ``rt``'s documents be built from rows (no :class:`Attr` getter: host code needs an instance)?
+        Then its writes may go without an instance too (:func:`insert_rows`)."""
+        return self._shape(rt)[0] is not rt.mapping.model
 
     def created_document(self, rt: ResourceType, obj: Any) -> dict[str, Any]:
         """The document of the resource :meth:`create` just wrote, as a GET would return it.
@@ -707,7 +741,7 @@ class Store:
         child table is ordered by anything but its integer key.
         """
         children = self._created_children(rt, obj)
-        if sa.inspect(obj).detached and (children is None or self._has_getters(rt)):
+        if not isinstance(obj, Written) and sa.inspect(obj).detached and (children is None or self._has_getters(rt)):
             # Written by insert_alone, which leaves it detached: reading back (or a host's getter, which may
             # load a relationship) needs it in the session, as a flushed instance would be.
             self.session.add(obj)
@@ -716,6 +750,8 @@ class Store:
     def answers_from_instance(self, rt: ResourceType, obj: Any) -> bool:
         """Will :meth:`created_document` build ``obj``'s answer from the instance alone, with no statement
         and no session (so it may run after the commit)?"""
+        if isinstance(obj, Written):  # (read back through its keys when its child rows cannot be built from it)
+            return self._created_children(rt, obj) is not None
         return sa.inspect(obj).detached and not self._has_getters(rt) and self._created_children(rt, obj) is not None
 
     def _created_children(self, rt: ResourceType, obj: Any) -> dict[tuple[str, Any], list[dict[str, Any]]] | None:
@@ -762,7 +798,7 @@ class Store:
         for name, relationship, owner_attr, sort_attrs, subs in plan:
             rows: list[tuple[list[Any], dict[str, Any]]] = []
             for child in getattr(obj, relationship):
-                expired = sa.inspect(child).expired_attributes
+                expired = () if isinstance(child, Written) else sa.inspect(child).expired_attributes
                 if expired and (any(attr in expired for attr in sort_attrs)
                                 or any(attr in expired for _sub, attr, _kind in subs)):
                     return None  # a server default or a trigger filled something in
@@ -934,20 +970,7 @@ class Store:
 
     def _write_attributes(self, rt: ResourceType, obj: Any, doc: dict[str, Any], touched: set[str] | None,
                           changes: Changes, *, creating: bool) -> None:
-        for resolved, target in rt.mapping.resolved_targets:
-            schema, name, sub = resolved.schema, resolved.attribute.name, resolved.sub_attribute
-            top = schema if resolved.is_extension else name
-            if touched is not None and top not in touched:
-                continue
-            attribute = resolved.target
-            if attribute.mutability == d.READ_ONLY or resolved.attribute.mutability == d.READ_ONLY:
-                continue
-            holder = doc.get(schema, {}) if resolved.is_extension else doc
-            value = holder.get(name) if isinstance(holder, dict) else None
-            if sub is not None:
-                value = value.get(sub.name) if isinstance(value, dict) else None
-            if attribute.mutability == d.WRITE_ONLY and value is None:
-                continue  # an omitted password leaves the stored one alone
+        for top, resolved, target, value in _to_write(rt, doc, touched):
             if isinstance(target, Attr) and target.set is not None:
                 # The host's setter may read (a manager, a department): it runs under the write lock, as
                 # every read of a write request does (a no-op once taken; create() takes it late otherwise).
@@ -975,29 +998,51 @@ class Store:
                 self.session.delete(child)
             for item in wanted:
                 child = target.child_model()
-                for sub, col in target.columns.items():
-                    setattr(child, col.key, _fits(col, item.get(sub), f"{resolved.attribute.name}.{sub}"))
+                for key, child_value in _child_values(target, resolved, item).items():
+                    setattr(child, key, child_value)
                 collection.append(child)
             return True
-        if attribute.multi_valued and attribute.is_complex:
-            items = value or []
-            primary = next((i for i in items if i.get("primary")), items[0] if items else {})
-            value = primary.get("value")
-        elif attribute.type == d.DATETIME and isinstance(value, str):
-            value = parse_datetime(value)
-        if value is not None:
-            kind = _facts(target)[2]
-            if kind is not None and not isinstance(value, kind) and not (kind is float and isinstance(value, int)):
-                try:
-                    value = kind(value)
-                except (TypeError, ValueError):
-                    raise InvalidValueError(f"{resolved.attribute.name}: {value!r} is not a valid value") from None
-        value = _fits(target, value, resolved.attribute.name if resolved.sub_attribute is None
-                      else f"{resolved.attribute.name}.{resolved.sub_attribute.name}")
+        value = _column_value(target, resolved, value)
         if getattr(obj, target.key) == value:
             return False
         setattr(obj, target.key, value)
         return True
+
+    def _held_values(self, rt: ResourceType, doc: dict[str, Any]) \
+            -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]], set[str]] | None:
+        """What :meth:`create` would set on a new instance: each attribute's value by key (a value set to None
+        held as None, one never set absent), each child relationship's rows, as :func:`insert_rows` takes
+        them, and the attributes that set something; None where ``doc`` sets an :class:`Attr` (the host's
+        setter needs the instance)."""
+        mapping = rt.mapping
+        held: dict[str, Any] = {}
+        children: dict[str, list[dict[str, Any]]] = {}
+        attributes: set[str] = set()
+        if mapping.tenant is not None:
+            held[mapping.tenant.key] = self.tenant_value(mapping)
+        for top, resolved, target, value in _to_write(rt, doc, None):
+            if isinstance(target, Attr):
+                if target.set is not None:
+                    return None
+                continue
+            if isinstance(target, MultiValued):
+                key = target.relationship.key
+                current = [{sub: row.get(col.key) for sub, col in target.columns.items()}
+                           for row in children.get(key, [])]
+                wanted = [{sub: item.get(sub) for sub in target.columns} for item in (value or [])]
+                if current != wanted:
+                    children[key] = [_child_values(target, resolved, item) for item in wanted]
+                    attributes.add(top)
+                continue
+            value = _column_value(target, resolved, value)
+            if held.get(target.key) != value:  # an instance's unset attribute reads None
+                held[target.key] = value
+                attributes.add(top)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for col in (mapping.created, mapping.last_modified):
+            if col is not None and held.get(col.key) is None:
+                held[col.key] = now
+        return held, children, attributes
 
     # ------------------------------------------------------------------ links
     def writable_links(self, rt: ResourceType) -> dict[str, list[Link]]:
@@ -1311,6 +1356,54 @@ def _reader(target: Any, attribute: d.Attribute) -> Callable[[Any], Any]:
 #: id(column) -> (column, its length, its plain Python type): a mapped attribute's ``.type`` costs a
 #: lookup through SQLAlchemy's comparator on every access, and writes ask for it per attribute.
 _column_facts: dict[int, tuple[Any, int | None, type | None]] = {}
+
+
+def _to_write(rt: ResourceType, doc: dict[str, Any],
+              touched: set[str] | None) -> Iterable[tuple[str, d.ResolvedPath, Any, Any]]:
+    """(top-level attribute, path, target, value in ``doc``) of each attribute a write sets: those ``touched``
+    (None: all), neither read-only nor an omitted write-only one (an omitted password stays as stored)."""
+    for resolved, target in rt.mapping.resolved_targets:
+        schema, name, sub = resolved.schema, resolved.attribute.name, resolved.sub_attribute
+        top = schema if resolved.is_extension else name
+        if touched is not None and top not in touched:
+            continue
+        attribute = resolved.target
+        if attribute.mutability == d.READ_ONLY or resolved.attribute.mutability == d.READ_ONLY:
+            continue
+        holder = doc.get(schema, {}) if resolved.is_extension else doc
+        value = holder.get(name) if isinstance(holder, dict) else None
+        if sub is not None:
+            value = value.get(sub.name) if isinstance(value, dict) else None
+        if attribute.mutability == d.WRITE_ONLY and value is None:
+            continue
+        yield top, resolved, target, value
+
+
+def _column_value(target: Any, resolved: d.ResolvedPath, value: Any) -> Any:
+    """What a mapped column is set to for a SCIM value: a multi-valued one's primary value, a parsed
+    dateTime, the column's Python type; a 400 naming the attribute if it is not one or does not fit."""
+    attribute = resolved.target
+    if attribute.multi_valued and attribute.is_complex:
+        items = value or []
+        primary = next((i for i in items if i.get("primary")), items[0] if items else {})
+        value = primary.get("value")
+    elif attribute.type == d.DATETIME and isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None:
+        kind = _facts(target)[2]
+        if kind is not None and not isinstance(value, kind) and not (kind is float and isinstance(value, int)):
+            try:
+                value = kind(value)
+            except (TypeError, ValueError):
+                raise InvalidValueError(f"{resolved.attribute.name}: {value!r} is not a valid value") from None
+    return _fits(target, value, resolved.attribute.name if resolved.sub_attribute is None
+                 else f"{resolved.attribute.name}.{resolved.sub_attribute.name}")
+
+
+def _child_values(target: MultiValued, resolved: d.ResolvedPath, item: dict[str, Any]) -> dict[str, Any]:
+    """A child row's attributes (by key) for one item of a multi-valued attribute kept in a child table."""
+    return {col.key: _fits(col, item.get(sub), f"{resolved.attribute.name}.{sub}")
+            for sub, col in target.columns.items()}
 
 
 def _facts(column: Any) -> tuple[Any, int | None, type | None]:

@@ -1,17 +1,20 @@
 """A new resource's rows are written as the ORM's flush would write them (flask_scim_entitlements/inserts.py),
-and left to the flush whenever anything but the new rows could have been written or listened for."""
+from the values an instance would hold where nothing needs the instance, and left to the flush whenever
+anything but the new rows could have been written or listened for."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from example_app.models import Role, User, UserEmail, db
 from flask_scim_entitlements import Attr, ScimEntitlements, UserMapping, current_scim
-from flask_scim_entitlements.inserts import Collision, Guard, insert_alone, plan_for
+from flask_scim_entitlements import store as store_module
+from flask_scim_entitlements.inserts import Collision, Guard, Written, insert_alone, plan_for, writes_alone
 from flask_scim_entitlements.sqlite_writers import locked
 from flask_scim_entitlements.store import Store
 
@@ -36,19 +39,19 @@ def _counted(statements: list[str]) -> Any:
     return listener
 
 
-def test_a_created_user_is_written_and_detached_with_its_database_values_and_nothing_left_to_flush(
+def test_a_created_user_is_written_with_no_instance_with_its_database_values_and_nothing_left_to_flush(
         app: Any) -> None:
     with app.app_context():
         store = _store()
-        obj, _changes = store.create(current_scim.registry.user, {
+        obj, changes = store.create(current_scim.registry.user, {
             "userName": "gus@example.com", "emails": [{"value": "gus@example.com", "type": "work", "primary": True},
                                                       {"value": "gus@home.example", "type": "home"}]})
-        # not in the session: nothing for its commit to expire (under SQLite's write lock) or flush
-        assert sa.inspect(obj).detached and obj not in db.session
-        assert not db.session.new and not db.session.dirty
-        assert all(sa.inspect(e).detached and e.id for e in obj.emails)
-        # the column default (primary=False) is on the instance, as the flush would have put it
-        assert [e.primary for e in obj.emails] == [True, False]
+        # what was written, as rows: no instance of the model, nothing in the session
+        assert isinstance(obj, Written) and not db.session.new and not db.session.dirty
+        assert obj.id and obj.session_token and obj.active is True  # the columns' defaults, from the database
+        assert all(isinstance(e, Written) and e.id and e.user_id == obj.id for e in obj.emails)
+        assert [e.primary for e in obj.emails] == [True, False]  # primary's default (False) as the flush writes it
+        assert changes.attributes == {"userName", "emails"}
         statements: list[str] = []
         listener = _counted(statements)
         sa.event.listen(db.engine, "before_cursor_execute", listener)
@@ -61,14 +64,36 @@ def test_a_created_user_is_written_and_detached_with_its_database_values_and_not
         user_id = obj.id
         db.session.remove()
         stored = db.session.get(User, user_id)
-        assert stored.user_name == "gus@example.com"
+        assert stored.user_name == "gus@example.com" and stored.session_token == obj.session_token
         assert sorted(e.value for e in stored.emails) == ["gus@example.com", "gus@home.example"]
 
 
-def test_a_created_user_without_emails_has_an_empty_loaded_list_not_a_lazy_load(app: Any) -> None:
+def test_a_user_created_through_an_instance_is_written_and_detached_with_its_database_values(app: Any) -> None:
+    """Where the row path is declined (a host listens to the model's construction), the instance is written
+    by insert_alone: detached, holding the database's values, nothing left to flush."""
+    built: list[Any] = []
+
+    def init(target: Any, _args: Any, _kwargs: Any) -> None:
+        built.append(target)
+
+    sa.event.listen(User, "init", init)
+    try:
+        with app.app_context():
+            obj, _changes = _store().create(current_scim.registry.user, {
+                "userName": "gil@example.com", "emails": [{"value": "gil@example.com", "type": "work"}]})
+            assert built == [obj] and isinstance(obj, User)
+            assert sa.inspect(obj).detached and obj not in db.session and not db.session.new
+            assert obj.id and obj.session_token and [e.primary for e in obj.emails] == [False]
+            assert all(sa.inspect(e).detached and e.id for e in obj.emails)
+            db.session.rollback()
+    finally:
+        sa.event.remove(User, "init", init)
+
+
+def test_a_created_user_without_emails_has_an_empty_list_of_them(app: Any) -> None:
     with app.app_context():
         obj, _changes = _store().create(current_scim.registry.user, {"userName": "vi@example.com"})
-        assert "emails" in sa.inspect(obj).dict and obj.emails == []
+        assert obj.emails == []
         db.session.rollback()
 
 
@@ -247,3 +272,148 @@ def test_a_guard_whose_parameter_is_named_like_a_column_is_declined_not_run(app:
         assert not insert_alone(db.session, db.session.connection(), _plan(), user, clashing)
         assert sa.inspect(user).transient
         db.session.rollback()
+
+
+# ------------------------------------------------------------------ writing the rows with no instance
+
+#: Bodies Okta and Entra send on a create, and edge values: a null, a string boolean, a child row's null.
+_CREATE_BODIES = [
+    {"schemas": [USER], "userName": "okta@example.com", "name": {"givenName": "Ok", "familyName": "Ta"},
+     "emails": [{"primary": True, "value": "okta@example.com", "type": "work"}], "active": True,
+     "externalId": "00u1", "displayName": "Ok Ta"},
+    {"schemas": [USER, "urn:example:todo:2.0:User"], "userName": "entra@example.com", "active": "False",
+     "displayName": None, "emails": [{"value": "entra@example.com", "type": None}, {"value": "e2@example.com"}],
+     "urn:example:todo:2.0:User": {"team": "Platform"}},
+    {"schemas": [USER], "userName": "bare@example.com"},
+]
+
+
+def _stored(user_id: Any) -> dict[str, Any]:
+    """A user's row and its emails' rows, without what each write draws anew (ids, times, a token)."""
+    user = db.session.get(User, user_id)
+    skip = {"id", "user_name", "external_id", "session_token", "created_at", "updated_at"}
+    row = {c.key: getattr(user, c.key) for c in sa.inspect(User).column_attrs if c.key not in skip}
+    emails = [(e.value.split("@")[1], e.type, e.display, e.primary) for e in user.emails]
+    return {"row": row, "emails": emails, "token": bool(user.session_token),
+            "times": user.created_at == user.updated_at}
+
+
+def test_rows_written_with_no_instance_are_the_rows_an_instance_writes(app: Any, scim: Scim) -> None:
+    """The same bodies POSTed through both paths (the instance's forced by a host listener on the model's
+    construction, which the row path declines) store the same rows, and answer the same documents."""
+    by_path: dict[str, list[Any]] = {"rows": [], "instance": []}
+    for path in ("rows", "instance"):
+        def init(_target: Any, _args: Any, _kwargs: Any) -> None:
+            pass
+
+        if path == "instance":
+            sa.event.listen(User, "init", init)
+        try:
+            for n, body in enumerate(_CREATE_BODIES):
+                body = {**body, "userName": f"{path}{n}-{body['userName']}", "externalId": f"{path}{n}"}
+                created = scim.post("/Users", body)
+                assert created.status_code == 201, created.get_data(as_text=True)
+                document = created.get_json()
+                assert scim.get(f"/Users/{document['id']}").data == created.data
+                for key in ("id", "userName", "externalId", "meta"):
+                    document.pop(key)
+                with app.app_context():
+                    by_path[path].append((document, _stored(int(created.get_json()["id"]))))
+        finally:
+            if path == "instance":
+                sa.event.remove(User, "init", init)
+    assert by_path["rows"] == by_path["instance"]
+
+
+def test_a_post_writes_its_rows_without_building_an_instance_of_the_model(app: Any, scim: Scim,
+                                                                          monkeypatch: Any) -> None:
+    written: list[Any] = []
+    real = store_module.insert_rows
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        written.append(real(*args, **kwargs))
+        return written[-1]
+
+    monkeypatch.setattr(store_module, "insert_rows", spy)
+    monkeypatch.setattr(store_module, "insert_alone", lambda *a, **k: pytest.fail("an instance was written"))
+    created = scim.post("/Users", _CREATE_BODIES[0])
+    assert created.status_code == 201
+    assert len(written) == 1 and isinstance(written[0], Written) and str(written[0].id) == created.get_json()["id"]
+
+
+def test_a_written_resource_shows_no_values_in_its_repr(app: Any) -> None:
+    with app.app_context():
+        obj, _changes = _store().create(current_scim.registry.user, {"userName": "rex@example.com"})
+        assert obj.session_token not in repr(obj) and "session_token" in repr(obj)
+        db.session.rollback()
+
+
+def test_a_host_listener_on_an_attribute_sees_the_value_a_post_sets(app: Any, scim: Scim) -> None:
+    seen: list[Any] = []
+
+    def on_set(_target: Any, value: Any, _old: Any, _initiator: Any) -> None:
+        seen.append(value)
+
+    sa.event.listen(User.display_name, "set", on_set)
+    try:
+        assert scim.post("/Users", {"schemas": [USER], "userName": "ava@example.com",
+                                    "displayName": "Ava"}).status_code == 201
+    finally:
+        sa.event.remove(User.display_name, "set", on_set)
+    assert seen == ["Ava"]
+
+
+def test_a_post_that_sets_a_hosts_attribute_goes_through_its_setter(app: Any, scim: Scim) -> None:
+    created = scim.post("/Users", {"schemas": [USER], "userName": "pam@example.com", "password": "s3cret-Pass"})
+    assert created.status_code == 201
+    with app.app_context():
+        assert db.session.get(User, int(created.get_json()["id"])).check_password("s3cret-Pass")
+
+
+def test_a_post_with_roles_links_them(app: Any, scim: Scim) -> None:
+    with app.app_context():
+        role_id = str(db.session.scalars(sa.select(Role.id).limit(1)).one())
+    created = scim.post("/Users", {"schemas": [USER], "userName": "rod@example.com", "roles": [{"value": role_id}]})
+    assert created.status_code == 201
+    assert [r["value"] for r in created.get_json()["roles"]] == [role_id]
+
+
+def test_rows_are_not_written_alone_while_the_session_has_other_pending_writes(app: Any) -> None:
+    with app.app_context():
+        org_id = db.session.scalar(sa.select(User.org_id).limit(1))
+        assert writes_alone(db.session, _plan())
+        db.session.add(User(org_id=org_id, user_name="jon@example.com"))
+        assert not writes_alone(db.session, _plan())
+        db.session.rollback()
+
+
+class Badge(host_db.Model):
+    """A host model that normalises what it is given (@validates) and fills a field in its constructor."""
+    __tablename__ = "ins_badges"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(sa.String(100))
+    note: Mapped[str | None] = mapped_column(sa.String(100))
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.note = "made by the constructor"
+
+    @validates("login")
+    def _lower(self, _key: str, value: str) -> str:
+        return value.lower()
+
+
+badge_ext = ScimEntitlements(db=host_db, users=UserMapping(Badge, attributes={"userName": Badge.login}))
+
+
+def test_a_model_with_its_own_constructor_and_validators_is_built_as_an_instance(database_url: str) -> None:
+    with hosted(host_db, badge_ext, database_url) as host:
+        client = Scim(host.test_client(), issue_token(host, "any"))
+        created = client.post("/Users", {"schemas": [USER], "userName": "MAX"})
+        assert created.status_code == 201, created.get_data(as_text=True)
+        assert created.get_json()["userName"] == "max"
+        with host.app_context():
+            badge = host_db.session.get(Badge, int(created.get_json()["id"]))
+            assert (badge.login, badge.note) == ("max", "made by the constructor")
+            registry = host.extensions["scim_entitlements"].registry
+            assert not plan_for(registry.user, host_db.engine.dialect).instance_free

@@ -22,8 +22,9 @@ Where no instance is needed at all, :func:`insert_rows` writes the same rows fro
 instance would have held (by mapped attribute), and returns them as a :class:`Written`: no instance is
 built, set, inspected or committed.  That is known to be what the instance would have written when,
 besides the above, the models construct with SQLAlchemy's default constructor, have no ``@validates``,
-no ``__setattr__`` of their own, and no listener but the ORM's own on their construction or on the
-attributes written (:attr:`InsertPlan.instance_free`, and :func:`writes_alone` at each request).
+``__new__`` or ``__setattr__`` of their own, their child collections are plain lists, and no listener but
+the ORM's own is on their construction, their expiry, the attributes written or a child's back-reference
+(:attr:`InsertPlan.instance_free`, and :func:`writes_alone` at each request).
 """
 
 from __future__ import annotations
@@ -148,16 +149,25 @@ def plan_for(rt: ResourceType, dialect: Any) -> InsertPlan | None:
         child_relationships.add(prop.key)
     others = tuple(p.key for p in owner.mapper.relationships if p.key not in child_relationships)
     mappers = [owner.mapper] + [child.table.mapper for child in children]
-    instance_free = all(_plain_class(mapper) for mapper in mappers)
+    # A collection of the host's own class (ordering_list...) or one that is not loaded as a list runs code,
+    # or fails, on an instance: only plain lists are written without one.
+    instance_free = all(_plain_class(mapper) for mapper in mappers) and all(
+        owner.mapper.relationships[child.relationship].collection_class in (None, list)
+        and owner.mapper.relationships[child.relationship].lazy not in ("dynamic", "write_only", "noload")
+        for child in children)
     events = []
     for mapper in mappers:
         manager = mapper.class_manager
-        events += [(manager.dispatch, "init"), (manager.dispatch, "init_failure")]
+        # Constructing it; make_transient_to_detached expires what was written (the commit, if re-added).
+        events += [(manager.dispatch, name) for name in ("init", "init_failure", "expire")]
         # Building an instance reads (init_scalar) and sets its columns, and fills the child collections.
         events += [(manager[key].dispatch, name) for key in mapper.column_attrs.keys()
                    for name in ("set", "init_scalar")]
     events += [(owner.mapper.class_manager[child.relationship].dispatch, name) for child in children
                for name in ("init_collection", "append", "append_wo_mutation", "bulk_replace")]
+    # Appending a child sets its side of a back-reference (child.owner), whose listeners then run.
+    events += [(child.table.mapper.class_manager[key].dispatch, name) for child in children
+               for key in child.backrefs for name in ("set", "init_scalar")]
     return InsertPlan(owner, tuple(children), others, instance_free, tuple(events))
 
 
@@ -171,8 +181,9 @@ def _cell_value(cell: Any) -> Any:
 def _plain_class(mapper: Any) -> bool:
     """Does the model construct and set attributes as SQLAlchemy's declarative classes do, with nothing
     of its own in between?"""
+    cls = mapper.class_
     return mapper.class_manager.original_init is _declarative_constructor and not mapper.validators \
-        and mapper.class_.__setattr__ is object.__setattr__
+        and cls.__setattr__ is object.__setattr__ and cls.__new__ is object.__new__
 
 
 def writes_alone(session: Session | scoped_session[Any], plan: InsertPlan) -> bool:

@@ -660,10 +660,11 @@ class Store:
     def create(self, rt: ResourceType, doc: dict[str, Any]) -> tuple[Any, Changes]:
         """Write a new ``rt`` resource: ``(what was written, what changed)``.
 
-        Where the model is mapped with columns and child tables only, nothing else is pending or
-        listening, and the request links nothing, the rows are written from the values an instance
-        would hold, and what was written is a :class:`~flask_scim_entitlements.inserts.Written`
-        (:func:`~flask_scim_entitlements.inserts.insert_rows`); otherwise an instance of the model."""
+        Where nothing could see an instance of the model (no host setter the write calls, no getter, no
+        link to write, nothing of the model's or a listener's own: :func:`~flask_scim_entitlements.inserts.
+        writes_alone`), the rows are written from the values an instance would hold, and what was written
+        is a :class:`~flask_scim_entitlements.inserts.Written` (:func:`~flask_scim_entitlements.inserts.
+        insert_rows`); otherwise an instance of the model."""
         mapping = rt.mapping
         unique = self._unique_values(rt, doc)
         # (plan,): a type that must be flushed (plan None) is decided once too

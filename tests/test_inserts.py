@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.ext.orderinglist import ordering_list
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from example_app.models import Role, User, UserEmail, db
-from flask_scim_entitlements import Attr, ScimEntitlements, UserMapping, current_scim
+from flask_scim_entitlements import Attr, MultiValued, ScimEntitlements, UserMapping, current_scim
 from flask_scim_entitlements import store as store_module
 from flask_scim_entitlements.inserts import Collision, Guard, Written, insert_alone, plan_for, writes_alone
 from flask_scim_entitlements.sqlite_writers import locked
@@ -417,3 +418,102 @@ def test_a_model_with_its_own_constructor_and_validators_is_built_as_an_instance
             assert (badge.login, badge.note) == ("max", "made by the constructor")
             registry = host.extensions["scim_entitlements"].registry
             assert not plan_for(registry.user, host_db.engine.dialect).instance_free
+
+
+class Person(host_db.Model):
+    """A host model whose child rows know their owner (a back-reference)."""
+    __tablename__ = "ins_people"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(sa.String(100))
+    mails: Mapped[list[Mail]] = relationship(back_populates="person", order_by="Mail.id")
+
+
+class Mail(host_db.Model):
+    __tablename__ = "ins_mails"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("ins_people.id"))
+    value: Mapped[str] = mapped_column(sa.String(100))
+    person: Mapped[Person] = relationship(back_populates="mails")
+
+
+class Folder(host_db.Model):
+    """A host model whose child rows know their place: its collection is ordering_list's, not a list."""
+    __tablename__ = "ins_folders"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(sa.String(100))
+    papers: Mapped[list[Paper]] = relationship(order_by="Paper.id", collection_class=ordering_list("position"))
+
+
+class Paper(host_db.Model):
+    __tablename__ = "ins_papers"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder_id: Mapped[int] = mapped_column(sa.ForeignKey("ins_folders.id"))
+    value: Mapped[str] = mapped_column(sa.String(100))
+    position: Mapped[int | None]
+
+
+person_ext = ScimEntitlements(db=host_db, users=UserMapping(Person, attributes={
+    "userName": Person.login, "emails": MultiValued(Person.mails, value=Mail.value)}))
+folder_ext = ScimEntitlements(db=host_db, users=UserMapping(Folder, attributes={
+    "userName": Folder.login, "emails": MultiValued(Folder.papers, value=Paper.value)}))
+
+
+def _post(database_url: str, ext: Any, child: Any,
+          *listeners: tuple[Any, str, Any]) -> tuple[Any, list[tuple[Any, ...]], bool]:
+    """POST a user with two emails to a host of ``ext``: (its answer, the child rows stored, whether the
+    plan allowed writing them without an instance)."""
+    for target, name, fn in listeners:
+        sa.event.listen(target, name, fn)
+    try:
+        with hosted(host_db, ext, database_url) as host:
+            client = Scim(host.test_client(), issue_token(host, "any"))
+            created = client.post("/Users", {"schemas": [USER], "userName": "ann",
+                                             "emails": [{"value": "a@x"}, {"value": "b@x"}]})
+            assert created.status_code == 201, created.get_data(as_text=True)
+            with host.app_context():
+                columns = [child.value] + ([child.position] if hasattr(child, "position") else [])
+                stored = host_db.session.execute(sa.select(*columns).order_by(child.id)).all()
+                plan = plan_for(host.extensions["scim_entitlements"].registry.user, host_db.engine.dialect)
+            return created.get_json(), [tuple(row) for row in stored], bool(plan and plan.instance_free)
+    finally:
+        for target, name, fn in listeners:
+            sa.event.remove(target, name, fn)
+
+
+def test_a_child_collection_of_the_hosts_own_class_numbers_the_rows_a_post_writes(database_url: str) -> None:
+    _document, stored, instance_free = _post(database_url, folder_ext, Paper)
+    assert stored == [("a@x", 0), ("b@x", 1)]  # ordering_list ran: the rows went through an instance
+    assert not instance_free
+
+
+def test_a_host_listener_on_a_childs_back_reference_runs_on_a_post(database_url: str) -> None:
+    def shout(target: Any, _value: Any, _old: Any, _initiator: Any) -> None:
+        target.value = target.value.upper()
+
+    document, stored, instance_free = _post(database_url, person_ext, Mail, (Mail.person, "set", shout))
+    assert instance_free  # (a plain list: declined for the listener alone)
+    assert stored == [("A@X",), ("B@X",)]
+    assert [e["value"] for e in document["emails"]] == ["A@X", "B@X"]
+
+
+def test_a_host_listener_on_expiry_sees_the_instance_a_post_writes(database_url: str) -> None:
+    expired: list[Any] = []
+
+    def on_expire(target: Any, _attrs: Any) -> None:
+        expired.append(type(target).__name__)
+
+    _document, stored, _free = _post(database_url, person_ext, Mail, (Person, "expire", on_expire))
+    assert "Person" in expired and stored == [("a@x",), ("b@x",)]
+
+
+def test_a_back_reference_alone_does_not_keep_a_post_from_writing_its_rows_without_an_instance(
+        database_url: str, monkeypatch: Any) -> None:
+    written: list[Any] = []
+    real = store_module.insert_rows
+    monkeypatch.setattr(store_module, "insert_rows", lambda *a, **k: written.append(real(*a, **k)) or written[-1])
+    _document, stored, _free = _post(database_url, person_ext, Mail)
+    assert stored == [("a@x",), ("b@x",)] and isinstance(written[0], Written)

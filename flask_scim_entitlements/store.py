@@ -129,6 +129,10 @@ def _iso(value: Any) -> Any:
     return value
 
 
+#: Rows fetched from the driver at a time when a read walks a long result (a large group's members).
+_FETCH_BATCH = 1000
+
+
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start:start + _IN_CHUNK]
@@ -510,33 +514,40 @@ class Store:
         base = self.base_url
         branches = plan.branches
         omitted = {branch.name: frozenset(hidden.get(branch.name, ())) for branch in branches if not branch.subs}
-        for row in self._connection().execute(plan.statement, params):
-            branch = branches[row[0]]
-            item: dict[str, Any]
-            if branch.subs:
-                item = {}
-                for sub, slot in branch.subs:
-                    value = _iso(row[slot])
-                    if value is not None and value != "":
-                        item[sub] = value
-                if not item:
-                    continue
-            else:
-                # The keys in the order of the wire schema's fields (value, $ref, display, type):
-                # the views dump these items as they are.
-                value = str(row[branch.value])
-                item = {"value": value}
-                if branch.ref is not None:
-                    item["$ref"] = f"{base}{branch.ref}/{value}"
-                if branch.display is not None and row[branch.display] is not None:
-                    item["display"] = row[branch.display]
-                if branch.constants:
-                    item.update(branch.constants)
-            key = (branch.name, row[branch.owner])
-            items = out.get(key)
-            if items is None:
-                out[key] = items = [] if branch.subs else LinkItems(omitted[branch.name])
-            items.append(item)
+        # Rows come in batches (one driver call each, not one per row) and ordered by (branch, owner): a run of
+        # one owner's items goes into one list, looked up once.
+        last: tuple[Any, Any] | None = None
+        items: list[dict[str, Any]] = []
+        for batch in self._connection().execute(plan.statement, params).partitions(_FETCH_BATCH):
+            for row in batch:
+                branch = branches[row[0]]
+                item: dict[str, Any]
+                if branch.subs:
+                    item = {}
+                    for sub, slot in branch.subs:
+                        value = _iso(row[slot])
+                        if value is not None and value != "":
+                            item[sub] = value
+                    if not item:
+                        continue
+                else:
+                    # The keys in the order of the wire schema's fields (value, $ref, display, type):
+                    # the views dump these items as they are.
+                    value = str(row[branch.value])
+                    item = {"value": value}
+                    if branch.ref is not None:
+                        item["$ref"] = f"{base}{branch.ref}/{value}"
+                    if branch.display is not None and row[branch.display] is not None:
+                        item["display"] = row[branch.display]
+                    if branch.constants:
+                        item.update(branch.constants)
+                key = (branch.name, row[branch.owner])
+                if key != last:
+                    found = out.get(key)
+                    if found is None:
+                        out[key] = found = [] if branch.subs else LinkItems(omitted[branch.name])
+                    items, last = found, key
+                items.append(item)
         return out
 
     def _read_plan(self, rt: ResourceType, wanted: AbstractSet[str] | None,

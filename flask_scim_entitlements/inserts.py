@@ -151,10 +151,10 @@ def plan_for(rt: ResourceType, dialect: Any) -> InsertPlan | None:
     mappers = [owner.mapper] + [child.table.mapper for child in children]
     # A collection of the host's own class (ordering_list...) or one that is not loaded as a list runs code,
     # or fails, on an instance: only plain lists are written without one.
+    collections = [owner.mapper.relationships[child.relationship] for child in children]
     instance_free = all(_plain_class(mapper) for mapper in mappers) and all(
-        owner.mapper.relationships[child.relationship].collection_class in (None, list)
-        and owner.mapper.relationships[child.relationship].lazy not in ("dynamic", "write_only", "noload")
-        for child in children)
+        prop.collection_class in (None, list) and prop.lazy not in ("dynamic", "write_only", "noload")
+        for prop in collections)
     events = []
     for mapper in mappers:
         manager = mapper.class_manager

@@ -686,11 +686,13 @@ class Store:
         if plan is not None and self._rows_alone(rt) and writes_alone(self.session, plan) \
                 and not any(doc.get(name) for name in links):
             values = self._held_values(rt, doc)
+        locked = False
         if plan is not None and values is not None:
             held, children, attributes = values
             # All of the above ran before the write lock (SQLite: one writer at a time): it holds the writes alone.
             self.begin_write()
             self._lock_unique(rt, unique)
+            locked = True
             with self._insert_errors(rt, unique):
                 written = insert_rows(self._connection(), plan, held, children, self._unique_guard(rt, unique))
             if written is not None:
@@ -709,7 +711,8 @@ class Store:
         # attributes holds no one else up (SQLite: one writer at a time).  A host's setter, which may read,
         # took it already (_write_attributes).
         self.begin_write()
-        self._lock_unique(rt, unique)
+        if not locked:  # (the row path, declined after taking them, holds the lock and the unique values')
+            self._lock_unique(rt, unique)
         alone = False
         if plan is not None:
             with self._insert_errors(rt, unique):

@@ -152,23 +152,35 @@ def compile_dump(schema: Schema) -> Callable[[Any], Any]:
             continue
         steps.append((field.attribute or name, field.data_key or name, _converter(field), field))
     get_attribute = schema.get_attribute
+    # A document's keys -> the steps it takes: the fields serialised by themselves (whatever the document holds)
+    # and those whose source key it holds, in the schema's order.  A document holds a few of a schema's fields
+    # (a user a dozen of thirty), and the documents of one response mostly the same few.
+    by_keys: dict[tuple[str, ...], list[tuple[str, str, Any, Any]]] = {}
 
     def dump(obj: Any) -> Any:
         if type(obj) is not dict:
             return schema.dump(obj)
+        keys = tuple(obj)
+        chosen = by_keys.get(keys)
+        if chosen is None:
+            chosen = [step for step in steps if step[2] is None or step[0] in obj]
+            if len(by_keys) < _DUMP_SHAPES_KEPT:
+                by_keys[keys] = chosen
         out = {}
-        for source, key, convert, field in steps:
+        for source, key, convert, field in chosen:
             if convert is None:
                 value = field.serialize(source, obj, accessor=get_attribute)
                 if value is not missing:
                     out[key] = value
                 continue
-            value = obj.get(source, missing)
-            if value is not missing:
-                out[key] = convert(value)
+            out[key] = convert(obj[source])
         return out
 
     return dump
+
+
+#: Most shapes (sets of keys, in order) of documents whose steps one compiled dump keeps.
+_DUMP_SHAPES_KEPT = 256
 
 
 def _text(value: Any) -> Any:

@@ -191,7 +191,7 @@ class Projection:
                 resolved = schema.resolve(schema.core.id, name)
                 if resolved is not None:
                     hidden[name] = frozenset(self._hidden_subs(resolved, name))
-            memo = _DECISIONS[(self, id(schema))] = (schema, {}, {}, wanted, MappingProxyType(hidden))
+            memo = _DECISIONS[(self, id(schema))] = (schema, {}, {}, wanted, MappingProxyType(hidden), {"schemas"})
         return memo
 
     def _matches(self, paths: tuple[ast.AttrPath, ...], urn: str, name: str,
@@ -237,9 +237,13 @@ class Projection:
         return self.applier(schema)(doc)
 
     def applier(self, schema: d.ResourceSchema) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        """:meth:`apply` for many documents of one schema: each attribute's decision is taken once."""
+        """:meth:`apply` for many documents of one schema: each attribute's decision is taken once.
+
+        A document whose every attribute is kept whole (most are, under the default projection) is returned
+        as it is, not copied."""
         # Decisions depend only on (projection, schema): kept across requests (most ask for the default).
-        _schema, decisions, extensions, _wanted, _hidden = self._memo(schema)
+        # ``whole``: the top-level keys kept as they are, whatever their value.
+        _schema, decisions, extensions, _wanted, _hidden, whole = self._memo(schema)
 
         def decide(urn: str, name: str) -> tuple[bool | set[str], set[str]]:
             decision = decisions.get((urn, name))
@@ -257,6 +261,8 @@ class Projection:
             return _without(value, hidden) if hidden else value
 
         def apply(doc: dict[str, Any]) -> dict[str, Any]:
+            if whole.issuperset(doc):
+                return doc
             out: dict[str, Any] = {}
             for key, value in doc.items():
                 if key == "schemas":
@@ -275,6 +281,10 @@ class Projection:
                         if kept:
                             out[key] = kept
                         continue
+                if decide(schema.core.id, key) == (True, set()):
+                    whole.add(key)
+                    out[key] = value
+                    continue
                 shown = one(schema.core.id, key, value)
                 if shown is not _DROP:
                     out[key] = shown
@@ -292,7 +302,7 @@ class Projection:
 
 
 _DROP = object()
-#: (projection, id(schema)) -> (schema, decisions, extensions) of Projection.applier
+#: (projection, id(schema)) -> (schema, decisions, extensions, wanted links, hidden link subs, keys kept whole)
 _DECISIONS: dict[tuple[Projection, int], tuple[Any, ...]] = {}
 _DECISIONS_KEPT = 256
 

@@ -1397,10 +1397,7 @@ def _reader(target: Any, attribute: d.Attribute) -> Callable[[Any], Any]:
         get = target.get
         return (lambda obj: None) if get is None else (lambda obj: finish(get(obj)))
     key = target.key
-    kind = _PLAIN_TYPES.get(type(getattr(target, "type", None)))
-    if not attribute.multi_valued and kind is not None and (kind is str or not text):
-        # The column reads as a str, int or bool (or None): nothing to convert, so a getter written in C.
-        return attrgetter(key)
+    getter = attrgetter(key)
     if attribute.multi_valued and attribute.is_complex:
         # A single column standing for a one-element list (e.g. ``"emails": User.email``).
         def one_element(obj: Any) -> Any:
@@ -1408,8 +1405,19 @@ def _reader(target: Any, attribute: d.Attribute) -> Callable[[Any], Any]:
             return [{"value": value, "type": "work", "primary": True}] if value else []
         return one_element
     if text:
-        return lambda obj: finish(getattr(obj, key))
-    return lambda obj: _iso(getattr(obj, key))
+        def read_text(obj: Any) -> Any:
+            value = getter(obj)
+            return value if value is None or type(value) is str else finish(value)
+        return read_text
+
+    def read(obj: Any) -> Any:
+        value = getter(obj)
+        return value if type(value) in _AS_READ else _iso(value)
+    return read
+
+
+#: Types :func:`_iso` hands back as they are: a value of one is read with nothing else to do.
+_AS_READ = frozenset({str, int, bool, float, type(None)})
 
 
 #: id(column) -> (column, its length, its plain Python type): a mapped attribute's ``.type`` costs a

@@ -237,3 +237,26 @@ def test_an_owners_items_that_span_fetched_batches_land_in_one_list_in_order(
                 assert store.documents(rt, objs) == whole
                 assert [store.documents(rt, [obj])[0] for obj in objs] == whole
             monkeypatch.undo()
+
+
+def test_a_mapped_columns_value_is_read_as_text_or_iso_whatever_its_column_type_says(app: Any) -> None:
+    """The reader hands str, int, bool and None on as they are, and converts anything else as before: a string
+    attribute's non-text value (a column_property over ``coalesce`` may read an int) becomes text, a datetime
+    becomes its ISO form, whatever the column's declared type."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from flask_scim_entitlements.store import _reader
+
+    with app.app_context():
+        rt = app.extensions["scim_entitlements"].registry.user
+        targets = {resolved.attribute.name: (target, resolved.target)
+                   for resolved, target in rt.mapping.resolved_targets}
+        display, display_attribute = targets["displayName"]
+        active, active_attribute = targets["active"]
+        read_display, read_active = _reader(display, display_attribute), _reader(active, active_attribute)
+        when = datetime(2026, 12, 2, 7, 45, 1)
+        for value, expected in (("Ann", "Ann"), (None, None), (7, "7"), (when, "2026-12-02 07:45:01")):
+            assert read_display(SimpleNamespace(**{display.key: value})) == expected
+        for value, expected in ((True, True), (None, None), (1, 1), (when, "2026-12-02T07:45:01Z")):
+            assert read_active(SimpleNamespace(**{active.key: value})) == expected

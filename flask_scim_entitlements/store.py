@@ -174,6 +174,7 @@ def _fill_link_items(branch: _Branch, rows: Iterable[Any], out: dict[tuple[str, 
     name, at, at_value, at_display = branch.name, branch.owner, branch.value, branch.display
     constants = branch.constants
     prefix = None if branch.ref is None else f"{base}{branch.ref}/"
+    plain = at_display is None and prefix is not None  # members, as a group read gives them
     last: Any = _NO_OWNER
     items: list[Any] = []
     for row in rows:
@@ -184,8 +185,8 @@ def _fill_link_items(branch: _Branch, rows: Iterable[Any], out: dict[tuple[str, 
                 out[(name, owner)] = found = LinkItems(omitted)
             items, last = found, owner
         value = str(row[at_value])
-        if at_display is None and prefix is not None:  # members, as a group read gives them
-            items.append({"value": value, "$ref": prefix + value, **constants})
+        if plain:
+            items.append({"value": value, "$ref": f"{prefix}{value}", **constants})
             continue
         item = {"value": value}
         if prefix is not None:

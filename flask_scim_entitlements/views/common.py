@@ -254,11 +254,7 @@ class Projection:
             return decision
 
         def one(urn: str, name: str, value: Any) -> Any:
-            choice, hidden = decide(urn, name)
-            if choice is False:
-                return _DROP
-            value = _subset(value, choice)
-            return _without(value, hidden) if hidden else value
+            return _shown(*decide(urn, name), value)
 
         def apply(doc: dict[str, Any]) -> dict[str, Any]:
             if whole.issuperset(doc):
@@ -281,11 +277,12 @@ class Projection:
                         if kept:
                             out[key] = kept
                         continue
-                if decide(schema.core.id, key) == (True, set()):
+                choice, hidden = decide(schema.core.id, key)
+                if choice is True and not hidden:
                     whole.add(key)
                     out[key] = value
                     continue
-                shown = one(schema.core.id, key, value)
+                shown = _shown(choice, hidden, value)
                 if shown is not _DROP:
                     out[key] = shown
             return out
@@ -302,6 +299,14 @@ class Projection:
 
 
 _DROP = object()
+
+
+def _shown(choice: bool | set[str], hidden: set[str], value: Any) -> Any:
+    """What a projection's decision (``choice``, the sub-attributes ``hidden``) leaves of ``value``, or _DROP."""
+    if choice is False:
+        return _DROP
+    value = _subset(value, choice)
+    return _without(value, hidden) if hidden else value
 #: (projection, id(schema)) -> (schema, decisions, extensions, wanted links, hidden link subs, keys kept whole)
 _DECISIONS: dict[tuple[Projection, int], tuple[Any, ...]] = {}
 _DECISIONS_KEPT = 256

@@ -86,8 +86,6 @@ class _Parser:
     """One parse: a token cursor plus the nesting state."""
 
     def __init__(self, text: str, max_depth: int) -> None:
-        if not 1 <= max_depth <= MAX_DEPTH_LIMIT:
-            raise ValueError(f"max_depth must be between 1 and {MAX_DEPTH_LIMIT}, not {max_depth}")
         self.tokens = tokenize(text)
         self.index = 0
         self.max_depth = max_depth
@@ -300,10 +298,48 @@ class _Parser:
         return PatchPath(path, inner, None if sub is None else sub[0])
 
 
+# The form of nearly every identity provider's lookup (Okta's ``userName eq "..."``, Entra's
+# ``externalId eq "..."``): one attribute path, one operator word and one JSON string.  Each part
+# is a single token to the lexer (the path's characters are a subset of a word's), so the grammar
+# reads it as ``attrPath SP compareOp SP compValue`` and nothing else.
+_ONE_COMPARISON = re.compile(r'\s*([A-Za-z][A-Za-z0-9_.:$-]*)\s+([A-Za-z]{2})\s+("(?:[^"\\]|\\.)*")\s*\Z')
+
+
+def _one_comparison(text: str) -> Compare | None:
+    """The AST of a filter of exactly that form, as the parser builds it; None for any other text,
+    or for one the parser would refuse (it then says why).  tests/unit/test_filter_parser.py proves
+    the two agree."""
+    match = _ONE_COMPARISON.match(text)
+    if match is None:
+        return None
+    name, operator, literal = match.groups()
+    operator = operator.lower()
+    if operator not in COMPARISON_OPERATORS or name.lower() in _LOGICAL:
+        return None
+    path = split_attr_path(name)
+    if path is None:
+        return None
+    try:
+        value = json.loads(literal)
+    except json.JSONDecodeError:
+        return None
+    return Compare(path, operator, value)
+
+
 def parse_filter(text: str, *, max_length: int = 4096, max_depth: int = 32) -> Filter:
     """Parse a ``filter`` query parameter; raise InvalidFilterError saying what is wrong and where."""
     if len(text) > max_length:
         raise InvalidFilterError(f"filter is {len(text)} characters long; at most {max_length} are allowed")
+    if not 1 <= max_depth <= MAX_DEPTH_LIMIT:
+        raise ValueError(f"max_depth must be between 1 and {MAX_DEPTH_LIMIT}, not {max_depth}")
+    simple = _one_comparison(text)
+    if simple is not None:
+        return simple
+    return _parse(text, max_depth)
+
+
+def _parse(text: str, max_depth: int) -> Filter:
+    """The recursive-descent parse of any filter (:func:`parse_filter` without its shortcut)."""
     parser = _Parser(text, max_depth)
     node, _ = parser.filter()
     parser.expect_end("'and', 'or' or the end of input")

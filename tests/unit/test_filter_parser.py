@@ -451,3 +451,53 @@ def test_a_blank_attribute_list_is_empty():
 def test_malformed_attribute_list_entries_raise_invalid_value(text, message):
     with pytest.raises(InvalidValueError, match=re.escape(message)):
         parse_attribute_list(text)
+
+
+# -- the one-comparison shortcut ----------------------------------------------------
+
+def _outcome(parse, text: str):
+    """What parsing ``text`` gives: the tree, or the error's type and message."""
+    try:
+        return parse(text)
+    except (InvalidFilterError, ValueError) as exc:
+        return type(exc), str(exc)
+
+
+def _full_parse(text: str):
+    from flask_scim_entitlements.filters.parser import _parse
+
+    return _parse(text, 32)
+
+
+_NAMES = ["userName", "externalId", "emails.value", "name.givenName", "emails.$ref", "$ref", "meta.lastModified",
+          f"{ENTERPRISE_USER_URN}:employeeNumber", f"{USER_URN}:userName", "urn:x", "urn::a", "a..b", "a.b.c",
+          "1abc", "-a", "a-b_c9", "and", "OR", "not", "pr", "eq", "x:y", "userName.", "é"]
+_OPERATORS = ["eq", "EQ", "Eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr", "PR", "xx", "and", "e q"]
+_SPACES = ["", " ", "  ", "\t", "\n", "\u00a0", "\u2003", "\x00"]
+_RAW_LITERALS = ['"', '"abc', '"a\\"', '"\\x"', '"\\u12"', '"a\x01b"', "'a'", '"a"b"', '""', '"\\ud800"',
+                 '"\\u0000"', '"a" and "b"', '"x"]', "true", "42"]
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(_NAMES), operator=st.sampled_from(_OPERATORS),
+       literal=st.one_of(st.text(max_size=12).map(lambda t: __import__("json").dumps(t, ensure_ascii=False)),
+                         st.text(max_size=12).map(lambda t: __import__("json").dumps(t)),
+                         st.sampled_from(_RAW_LITERALS)),
+       spaces=st.lists(st.sampled_from(_SPACES), min_size=4, max_size=4), tail=st.sampled_from(["", " x", ")"]))
+def test_the_one_comparison_shortcut_gives_what_the_full_parser_gives(name, operator, literal, spaces, tail):
+    """Okta's and Entra's lookups skip the lexer and parser: for any text near that form the shortcut
+    gives the same tree as the recursive-descent parser, or leaves the text to it (and its error)."""
+    a, b, c, d = spaces
+    text = f"{a}{name}{b or ' '}{operator}{c or ' '}{literal}{d}{tail}"
+    assert _outcome(parse_filter, text) == _outcome(_full_parse, text)
+
+
+def test_the_one_comparison_shortcut_is_taken_for_an_okta_lookup(monkeypatch):
+    import flask_scim_entitlements.filters.parser as parser
+
+    def refuse(*_args):
+        raise AssertionError("the full parser ran")
+
+    monkeypatch.setattr(parser, "_Parser", refuse)
+    assert parse_filter('userName eq "ann@example.com"') == cmp("userName", "eq", "ann@example.com")
+    assert parse_filter(' externalId EQ "00u1\\u00e9" ') == cmp("externalId", "eq", "00u1é")

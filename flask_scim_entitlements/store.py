@@ -374,15 +374,17 @@ class Store:
         (``userName eq "..."``, a new name each time) then build no SQL expression at all.
         """
         tenant, params = self._tenant_clause(rt)
-        node = None if filt is None else FilterCompiler(self.registry, rt, self.dialect).to_plan(filt)
+        compiler = None if filt is None else FilterCompiler(self.registry, rt, self.dialect)
         shape = None
-        if node is not None:
-            shape, values = filter_plan.shape(node)
+        if compiler is not None:
+            shape, values = compiler.shaped(filt)  # type: ignore[arg-type]
             params.update({filter_plan.param_name(i): value for i, value in enumerate(values)})
         key = (rt.name, self.tenant is None, shape)
 
         def where() -> Any:
-            return tenant if node is None else sa.and_(tenant, filter_plan.to_sql(node, inline=False))
+            if compiler is None:
+                return tenant
+            return sa.and_(tenant, filter_plan.to_sql(compiler.to_plan(filt), inline=False))  # type: ignore[arg-type]
 
         if count <= 0:
             return self._count(rt, key, where, params), []

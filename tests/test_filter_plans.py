@@ -11,13 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from flask_scim_entitlements.errors import InvalidFilterError
 from flask_scim_entitlements.filters import plan
+from flask_scim_entitlements.filters.ast import And, Compare, Not, Or, ValuePath
 from flask_scim_entitlements.filters.compiler import FilterCompiler
 from flask_scim_entitlements.filters.parser import parse_filter
 from flask_scim_entitlements.store import SHAPED_STATEMENTS
 
 from .conftest import Scim, new_user
+from .strategies import filters
 
 TODO_USER_URN = "urn:bestapps:scim:schemas:extension:todoapp:1.0:User"
 
@@ -116,3 +121,75 @@ def test_a_plan_bound_inline_is_the_condition_the_compiler_gives(app: Any) -> No
         compiled = inline.compile(compile_kwargs={"literal_binds": True})
         assert "lower('Ann')" in str(compiled)
         assert "'%x\\_\\%%'" in str(compiled)  # LIKE wildcards in the value are escaped
+
+
+# -- the memo of templates (FilterCompiler.shaped) ------------------------------------
+
+#: Strings that steer the compiler's decisions: empty, case, digits (ids), date-times, booleans,
+#: LIKE wildcards, the constants a mapping answers itself ("work", "User").
+_STRINGS = st.one_of(st.sampled_from(["", "a", "A", "ann@example.com", "ANN@EXAMPLE.COM", "1", "42", "-1", "x1",
+                                      "2026-01-01T00:00:00Z", "2026-01-01T00:00:00.5Z", "true", "False", "%_\\",
+                                      "work", "home", "User", "Group", "Todo-er", "urn:x"]),
+                     st.text(max_size=6))
+
+
+def _with_strings(f: Any, strings: Any) -> Any:
+    """``f`` with each string literal replaced by the next of ``strings``."""
+    if isinstance(f, Compare):
+        return Compare(f.path, f.op, next(strings)) if isinstance(f.value, str) else f
+    if isinstance(f, (And, Or)):
+        return type(f)(_with_strings(f.left, strings), _with_strings(f.right, strings))
+    if isinstance(f, Not):
+        return Not(_with_strings(f.expr, strings))
+    if isinstance(f, ValuePath):
+        return ValuePath(f.path, _with_strings(f.filter, strings))
+    return f
+
+
+def _planned(compile_: Any) -> Any:
+    try:
+        return compile_()
+    except InvalidFilterError as exc:
+        return "invalidFilter", exc.detail
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_plan_from_the_memo_of_templates_is_the_plan_compiled_afresh(app: Any, data: Any) -> None:
+    """Two filters of one template, the second with other strings (empty, digits, date-times...): each is
+    planned from the memo exactly as compiling it afresh plans it, error included, on both dialects."""
+    with app.app_context():
+        registry = app.extensions["scim_entitlements"].registry
+        rt = registry.user
+        first = data.draw(filters(rt.schema))
+        second = _with_strings(first, iter(data.draw(st.lists(_STRINGS, min_size=40, max_size=40))))
+        for dialect in ("sqlite", "postgresql"):
+            registry.__dict__.pop("_filter_templates", None)
+            for f in (first, second, first):
+                compiler = FilterCompiler(registry, rt, dialect)
+                fresh = _planned(lambda c=compiler, f=f: plan.shape(c.to_plan(f)))
+                memo = _planned(lambda c=compiler, f=f: c.shaped(f))
+                assert memo == fresh, (dialect, f)
+                if isinstance(memo, tuple) and memo[0] != "invalidFilter":
+                    assert [type(value) for value in memo[1]] == [type(value) for value in fresh[1]]
+
+
+def test_an_okta_lookup_is_planned_from_the_memo_after_the_first(app: Any, monkeypatch: Any) -> None:
+    with app.app_context():
+        registry = app.extensions["scim_entitlements"].registry
+        registry.__dict__.pop("_filter_templates", None)
+        first = FilterCompiler(registry, registry.user, "sqlite").shaped(parse_filter('userName eq "ann@x"'))
+        monkeypatch.setattr(FilterCompiler, "_compile", lambda *_: pytest.fail("compiled again"))
+        second = FilterCompiler(registry, registry.user, "sqlite").shaped(parse_filter('userName eq "Bob@y"'))
+    assert first[0] == second[0] and "ann@x" in first[1] and "Bob@y" in second[1] and "ann@x" not in second[1]
+
+
+@pytest.mark.parametrize("text", ['id eq "1"', 'meta.lastModified eq "2026-01-01T00:00:00Z"',
+                                  'userName co "a"', 'meta.resourceType eq "User"', 'active eq "true"'])
+def test_a_filter_whose_strings_steer_the_compiler_is_compiled_each_time(app: Any, text: str) -> None:
+    with app.app_context():
+        registry = app.extensions["scim_entitlements"].registry
+        registry.__dict__.pop("_filter_templates", None)
+        FilterCompiler(registry, registry.user, "sqlite").shaped(parse_filter(text))
+        assert registry.__dict__["_filter_templates"] == {}

@@ -89,12 +89,79 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+#: Most filter templates (a filter with its strings taken out) whose plans a registry keeps.
+PLAN_TEMPLATES = 512
+
+#: Attribute types whose ``eq`` compares the string as given (case folding is SQL's ``lower()``).
+_TEXT_TYPES = (d.STRING, d.REFERENCE, d.BINARY)
+
+#: Stands for a string literal in a filter's template.
+_HOLE: Any = object()
+
+
+class _Slot(str):
+    """A string literal of the filter being compiled, marked with its position among the filter's strings.
+
+    Any string operation on it returns a plain ``str``: a value of the plan that is still a ``_Slot``
+    is the literal itself, handed through untouched."""
+
+    position: int
+
+
+class _NotTemplated(Exception):
+    """A literal other than a string or null: the filter is compiled afresh."""
+
+
+def _template(f: ast.Filter, literals: list[str]) -> ast.Filter:
+    """``f`` with each string literal replaced by :data:`_HOLE`, the strings appended to ``literals``."""
+    if isinstance(f, ast.Compare):
+        if isinstance(f.value, str):
+            literals.append(f.value)
+            return ast.Compare(f.path, f.op, _HOLE)
+        if f.value is None:
+            return f
+        raise _NotTemplated
+    if isinstance(f, (ast.And, ast.Or)):
+        return type(f)(_template(f.left, literals), _template(f.right, literals))
+    if isinstance(f, ast.Not):
+        return ast.Not(_template(f.expr, literals))
+    if isinstance(f, ast.ValuePath):
+        return ast.ValuePath(f.path, _template(f.filter, literals))
+    return f
+
+
+def _marked(f: ast.Filter, count: list[int]) -> ast.Filter:
+    """``f`` with each string literal a :class:`_Slot` numbered as :func:`_template` lists them."""
+    if isinstance(f, ast.Compare):
+        if not isinstance(f.value, str):
+            return f
+        slot = _Slot(f.value)
+        slot.position = count[0]
+        count[0] += 1
+        return ast.Compare(f.path, f.op, slot)
+    if isinstance(f, (ast.And, ast.Or)):
+        return type(f)(_marked(f.left, count), _marked(f.right, count))
+    if isinstance(f, ast.Not):
+        return ast.Not(_marked(f.expr, count))
+    if isinstance(f, ast.ValuePath):
+        return ast.ValuePath(f.path, _marked(f.filter, count))
+    return f
+
+
+def _holds_slot(key: Any) -> bool:
+    if type(key) is _Slot:
+        return True
+    return isinstance(key, tuple) and any(_holds_slot(part) for part in key)
+
+
 class FilterCompiler:
     def __init__(self, registry: Registry, rt: ResourceType, dialect: str) -> None:
         self.registry = registry
         self.rt = rt
         self.mapping = rt.mapping
         self.dialect = dialect
+        #: Set when a comparison decided something from a string literal, or converted it (see _compare).
+        self.reads_literals = False
 
     # -- entry point --------------------------------------------------------
     def compile(self, f: ast.Filter) -> sa.ColumnElement[bool]:
@@ -104,6 +171,34 @@ class FilterCompiler:
     def to_plan(self, f: ast.Filter) -> plan.Expr:
         """The condition of ``f`` as a plan (:mod:`.plan`): a key per shape, the values apart."""
         return self._compile(f, None)
+
+    def shaped(self, f: ast.Filter) -> tuple[Any, list[Any]]:
+        """``plan.shape(self.to_plan(f))``, without compiling when a filter of the same template came before.
+
+        The template is the filter with its strings taken out.  When compiling it took no decision
+        from a string and handed each one to the plan untouched (Okta's ``userName eq "..."``), its key
+        and values hold for every filter of that template, each string going where its slot went.
+        Otherwise (``id eq``, ``co``, a date-time...) each filter is compiled afresh.
+        """
+        literals: list[str] = []
+        try:
+            template = _template(f, literals)
+        except _NotTemplated:
+            return plan.shape(self._compile(f, None))
+        memo: dict[Any, Any] = self.registry.__dict__.setdefault("_filter_templates", {})
+        key = (self.rt.name, self.dialect, template)
+        found = memo.get(key)
+        if found is None:
+            self.reads_literals = False
+            shape, values = plan.shape(self._compile(_marked(f, [0]), None))
+            slots = [(value.position if type(value) is _Slot else None, value) for value in values]
+            if self.reads_literals or _holds_slot(shape):
+                return shape, [literals[i] if i is not None else value for i, value in slots]
+            if len(memo) >= PLAN_TEMPLATES:
+                memo.clear()
+            memo[key] = found = (shape, [(i, None if i is not None else value) for i, value in slots])
+        shape, slots = found
+        return shape, [literals[i] if i is not None else value for i, value in slots]
 
     def link_elements(self, link: Link, f: ast.Filter) -> tuple[Any, sa.ColumnElement[bool]]:
         """(FROM clause, condition) of the association rows of ``link`` whose element matches value filter ``f``.
@@ -339,6 +434,11 @@ class FilterCompiler:
         return expr.is_not(None)
 
     def _compare(self, expr: Any, attribute: d.Attribute, op: str, value: Any, path: ast.AttrPath) -> Any:
+        # Every string literal of a filter reaches the plan through here.  Only a text column's ``eq`` hands
+        # it on untouched and decides nothing from it; anything else makes the plan this string's alone.
+        if isinstance(value, str) and not (op == "eq" and attribute.type in _TEXT_TYPES
+                                           and not isinstance(expr, (_Const, tuple))):
+            self.reads_literals = True
         literal = self._coerce(attribute, op, value, path)
         if isinstance(expr, _Const):
             return self._compare_const(expr.value, attribute, op, literal)

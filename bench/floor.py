@@ -13,9 +13,10 @@ app's schema, so that "ours / floor-eq" measures the extension's overhead and no
 - two for a group (the row, then its member ids), one ``INSERT`` per table for a POST
   (uniqueness left to the unique index on ``lower(user_name)``, as a minimal server would), writing
   the row the app's model writes (its ``session_token`` default included);
-- every request's transaction ends in a ``COMMIT`` (``engine.begin()``), reads included, as the
-  extension's do: psycopg forgets its prepared statements on ``ROLLBACK`` (which ``engine.connect()``
-  ends with), and PostgreSQL would plan each statement again on every request.
+- a read's transaction ends in a ``COMMIT`` (``engine.begin()``), as the extension's reads do: psycopg
+  forgets its prepared statements on ``ROLLBACK`` (which ``engine.connect()`` ends with), and PostgreSQL
+  would plan each statement again on every request (a 401 or 404 answered from inside the block commits
+  too: it wrote nothing).
 
 No ORM, no marshmallow, no filter parser beyond the one ``userName eq`` form, no activity log.
 Served with the same gunicorn settings as ours.

@@ -25,9 +25,8 @@ DIFFERENCES = """\
   floor-eq's POST validates nothing beyond `userName` and leaves uniqueness to the unique index;
   ours validates the body against the schema and checks uniqueness first.  "ours" is a Flask app
   serving SCIM only (bench/wsgi.py); "example app" is the whole example app (web UI, activity log).
-  Both end every successful request, reads included, with a `COMMIT`, so that psycopg keeps the
-  statements it has prepared (a `ROLLBACK` makes it forget them) and PostgreSQL plans each once per
-  connection.
+  Both end a read's transaction with a `COMMIT`, as a write's, so that psycopg keeps the statements it
+  has prepared (a `ROLLBACK` makes it forget them) and PostgreSQL plans each once per connection.
 - **scim2-server** keeps everything in memory (no database, nothing survives a restart; each
   worker has its own copy, so a user POSTed to one worker is unknown to the other): its users have
   no `roles` or `entitlements`; it returns `meta` with `version`.

@@ -176,3 +176,43 @@ def test_a_raising_subscriber_is_logged_and_the_committed_write_still_answers_20
     assert "scim-user-deactivated" in record.getMessage() and uid in record.getMessage()
     assert repr(str(_tenant(app))) in record.getMessage() and record.exc_info is not None
     assert scim.get(f"/Users/{uid}").get_json()["active"] is False
+
+
+def _role_names(app: Any) -> set[str]:
+    from example_app.models import Role, db
+
+    with app.app_context():
+        return set(db.session.scalars(db.select(Role.name)))
+
+
+def test_what_a_raising_subscriber_left_in_the_session_is_not_committed_with_the_request(
+        app: Any, scim: Scim) -> None:
+    """A subscriber runs after the request's commit: a write of its own it does not commit is not kept."""
+    from example_app.models import Role, db
+
+    def half_done(sender: Any, **kwargs: Any) -> None:
+        db.session.add(Role(name="Half-done", code="half-done"))
+        db.session.flush()
+        raise RuntimeError("the host's follow-up failed half-way")
+
+    with signals.user_created.connected_to(half_done, app):
+        r = scim.post("/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                 "userName": "signal.half@example.com"})
+    assert r.status_code == 201
+    assert "Half-done" not in _role_names(app)
+    assert scim.get(f"/Users/{r.get_json()['id']}").status_code == 200
+
+
+def test_a_subscribers_failed_flush_leaves_the_answer_to_a_committed_write_as_it_was(app: Any, scim: Scim) -> None:
+    from example_app.models import Role, db
+
+    def clashing(sender: Any, **kwargs: Any) -> None:
+        db.session.add_all([Role(name="Twin", code="twin-1"), Role(name="Twin", code="twin-2")])
+        db.session.flush()  # IntegrityError: the session now needs a rollback
+
+    with signals.user_created.connected_to(clashing, app):
+        r = scim.post("/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                 "userName": "signal.clash@example.com"})
+    assert r.status_code == 201, r.get_json()
+    assert "Twin" not in _role_names(app)
+    assert scim.get(f"/Users/{r.get_json()['id']}").status_code == 200

@@ -135,6 +135,7 @@ def _list(rt: ResourceType, params: Any, projection: Projection) -> Any:
     if "members" in wanted and len(objs) > 1:
         objs = _within_budget(objs, store.link_counts(rt, objs, "members"), config.max_members_per_response)
     docs = store.documents(rt, objs, wanted, projection.hidden_link_subs(rt.schema))
+    _end_read()
     return scim_response(list_response(_render(rt, docs, projection), total, start))
 
 
@@ -177,6 +178,7 @@ def get_resource(rt: ResourceType, resource_id: str) -> Any:
     store = _store()
     obj = store.get(rt, resource_id)
     doc = store.documents(rt, [obj], projection.wanted_links(rt.schema), projection.hidden_link_subs(rt.schema))[0]
+    _end_read()
     if _etag_matches(request.headers.get("If-None-Match"), doc["meta"]["version"]):
         response = scim_response({}, 304, {"ETag": doc["meta"]["version"]})
         response.set_data(b"")
@@ -363,6 +365,18 @@ def _check_immutable(rt: ResourceType, current: dict[str, Any], doc: dict[str, A
 
 def _commit() -> None:
     _state().db.session.commit()
+
+
+def _end_read() -> None:
+    """A read ends its transaction as a write does, with a commit, once it has read all it answers with.
+
+    psycopg forgets its prepared statements on every ROLLBACK: a read that rolled back would have
+    PostgreSQL plan its statements afresh each time (about 0.4 ms for a user's links).  On SQLite the
+    driver began no transaction for a read, and nothing is sent.
+    """
+    session = _state().db.session()
+    if session.in_transaction():
+        session.commit()
 
 
 def _emit_created(rt: ResourceType, doc: dict[str, Any], changes: Changes) -> None:

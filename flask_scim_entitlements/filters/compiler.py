@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import count
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -112,40 +113,44 @@ class _NotTemplated(Exception):
     """A literal other than a string or null: the filter is compiled afresh."""
 
 
+def _each_comparison(f: ast.Filter, leaf: Callable[[ast.Compare], ast.Filter]) -> ast.Filter:
+    """``f`` with each comparison replaced by ``leaf(comparison)``, in the order the parser reads them."""
+    if isinstance(f, ast.Compare):
+        return leaf(f)
+    if isinstance(f, (ast.And, ast.Or)):
+        return type(f)(_each_comparison(f.left, leaf), _each_comparison(f.right, leaf))
+    if isinstance(f, ast.Not):
+        return ast.Not(_each_comparison(f.expr, leaf))
+    if isinstance(f, ast.ValuePath):
+        return ast.ValuePath(f.path, _each_comparison(f.filter, leaf))
+    return f
+
+
 def _template(f: ast.Filter, literals: list[str]) -> ast.Filter:
     """``f`` with each string literal replaced by :data:`_HOLE`, the strings appended to ``literals``."""
-    if isinstance(f, ast.Compare):
-        if isinstance(f.value, str):
-            literals.append(f.value)
-            return ast.Compare(f.path, f.op, _HOLE)
-        if f.value is None:
-            return f
+    def hole(c: ast.Compare) -> ast.Filter:
+        if isinstance(c.value, str):
+            literals.append(c.value)
+            return ast.Compare(c.path, c.op, _HOLE)
+        if c.value is None:
+            return c
         raise _NotTemplated
-    if isinstance(f, (ast.And, ast.Or)):
-        return type(f)(_template(f.left, literals), _template(f.right, literals))
-    if isinstance(f, ast.Not):
-        return ast.Not(_template(f.expr, literals))
-    if isinstance(f, ast.ValuePath):
-        return ast.ValuePath(f.path, _template(f.filter, literals))
-    return f
+
+    return _each_comparison(f, hole)
 
 
-def _marked(f: ast.Filter, count: list[int]) -> ast.Filter:
+def _marked(f: ast.Filter) -> ast.Filter:
     """``f`` with each string literal a :class:`_Slot` numbered as :func:`_template` lists them."""
-    if isinstance(f, ast.Compare):
-        if not isinstance(f.value, str):
-            return f
-        slot = _Slot(f.value)
-        slot.position = count[0]
-        count[0] += 1
-        return ast.Compare(f.path, f.op, slot)
-    if isinstance(f, (ast.And, ast.Or)):
-        return type(f)(_marked(f.left, count), _marked(f.right, count))
-    if isinstance(f, ast.Not):
-        return ast.Not(_marked(f.expr, count))
-    if isinstance(f, ast.ValuePath):
-        return ast.ValuePath(f.path, _marked(f.filter, count))
-    return f
+    positions = count()
+
+    def mark(c: ast.Compare) -> ast.Filter:
+        if not isinstance(c.value, str):
+            return c
+        slot = _Slot(c.value)
+        slot.position = next(positions)
+        return ast.Compare(c.path, c.op, slot)
+
+    return _each_comparison(f, mark)
 
 
 def _holds_slot(key: Any) -> bool:
@@ -190,13 +195,13 @@ class FilterCompiler:
         found = memo.get(key)
         if found is None:
             self.reads_literals = False
-            shape, values = plan.shape(self._compile(_marked(f, [0]), None))
-            slots = [(value.position if type(value) is _Slot else None, value) for value in values]
-            if self.reads_literals or _holds_slot(shape):
-                return shape, [literals[i] if i is not None else value for i, value in slots]
-            if len(memo) >= PLAN_TEMPLATES:
-                memo.clear()
-            memo[key] = found = (shape, [(i, None if i is not None else value) for i, value in slots])
+            shape, values = plan.shape(self._compile(_marked(f), None))
+            # (position of the string, None) where a slot went, (None, the value) for the plan's own values.
+            found = (shape, [(v.position, None) if type(v) is _Slot else (None, v) for v in values])
+            if not (self.reads_literals or _holds_slot(shape)):
+                if len(memo) >= PLAN_TEMPLATES:
+                    memo.clear()
+                memo[key] = found
         shape, slots = found
         return shape, [literals[i] if i is not None else value for i, value in slots]
 
